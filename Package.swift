@@ -1,0 +1,116 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let strictSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "gnomon",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "GnomonClient", targets: ["GnomonClient"]),
+        .executable(name: "gnomond", targets: ["gnomond"]),
+        .executable(name: "gnomon", targets: ["gnomon"]),
+        .executable(name: "gnomon-bench", targets: ["gnomon-bench"]),
+    ],
+    targets: [
+        // C libraries from the system's packages, and the project's own C.
+        .systemLibrary(
+            name: "CLibPQ",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"])]
+        ),
+        .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        .systemLibrary(
+            name: "CProtobufC",
+            pkgConfig: "libprotobuf-c",
+            providers: [.apt(["libprotobuf-c-dev"])]
+        ),
+        .target(name: "CGnomonShims", dependencies: ["COpenSSL"]),
+        .target(name: "CGnomonProto", dependencies: ["CProtobufC"]),
+
+        // Swift modules, from the pure core outwards.
+        .target(name: "GnomonCore", swiftSettings: strictSettings),
+        .target(
+            name: "GnomonProtocol",
+            dependencies: ["GnomonCore", "CGnomonProto", "CProtobufC"],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "GnomonNetwork",
+            dependencies: ["GnomonCore", "GnomonProtocol", "COpenSSL", "CGnomonShims"],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "GnomonStore",
+            dependencies: ["GnomonCore", "CLibPQ"],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "GnomonServer",
+            dependencies: ["GnomonCore", "GnomonProtocol", "GnomonNetwork", "GnomonStore"],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "GnomonClient",
+            dependencies: ["GnomonCore", "GnomonProtocol", "GnomonNetwork"],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "GnomonTestSupport",
+            dependencies: ["GnomonCore", "GnomonStore"],
+            swiftSettings: strictSettings
+        ),
+
+        // Executables.
+        .executableTarget(name: "gnomond", dependencies: ["GnomonServer"], swiftSettings: strictSettings),
+        .executableTarget(name: "gnomon", dependencies: ["GnomonClient"], swiftSettings: strictSettings),
+        .executableTarget(
+            name: "gnomon-bench",
+            dependencies: ["GnomonCore", "GnomonProtocol", "GnomonStore", "GnomonClient"],
+            swiftSettings: strictSettings
+        ),
+
+        // Unit tests: no network, no database.
+        .testTarget(name: "GnomonCoreTests", dependencies: ["GnomonCore"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "GnomonProtocolTests",
+            dependencies: ["GnomonProtocol", "GnomonCore", "CGnomonProto", "CProtobufC"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "GnomonNetworkTests",
+            dependencies: ["GnomonNetwork"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "GnomonStoreTests",
+            dependencies: ["GnomonStore"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "GnomonServerTests",
+            dependencies: ["GnomonServer", "GnomonCore"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "GnomonClientTests",
+            dependencies: ["GnomonClient"],
+            swiftSettings: strictSettings
+        ),
+
+        // Tests that start a real PostgreSQL and real processes.
+        .testTarget(
+            name: "GnomonPostgresTests",
+            dependencies: ["GnomonStore", "GnomonServer", "GnomonTestSupport", "GnomonCore", "gnomond"],
+            swiftSettings: strictSettings
+        ),
+    ]
+)

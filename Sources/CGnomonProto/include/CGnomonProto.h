@@ -1,0 +1,3 @@
+#ifndef GNOMON_PROTO_H
+#define GNOMON_PROTO_H
+#endif

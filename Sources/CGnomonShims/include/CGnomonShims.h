@@ -1,0 +1,17 @@
+#ifndef GNOMON_SHIMS_H
+#define GNOMON_SHIMS_H
+
+#include <stdint.h>
+#include <openssl/ssl.h>
+
+/* OpenSSL settings that are function-like macros and so cannot be called from Swift. */
+long gnomon_ssl_ctx_set_min_proto_version(SSL_CTX *ctx, int version);
+long gnomon_ssl_ctx_set_max_proto_version(SSL_CTX *ctx, int version);
+long gnomon_ssl_set_tlsext_host_name(SSL *ssl, const char *name);
+
+/* Linux event interfaces the Glibc module does not export. */
+int gnomon_epoll_create(void);
+int gnomon_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t data);
+int gnomon_eventfd(unsigned int initial, int flags);
+
+#endif

@@ -1,0 +1,29 @@
+#include "CGnomonShims.h"
+
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+
+long gnomon_ssl_ctx_set_min_proto_version(SSL_CTX *ctx, int version) {
+    return SSL_CTX_set_min_proto_version(ctx, version);
+}
+
+long gnomon_ssl_ctx_set_max_proto_version(SSL_CTX *ctx, int version) {
+    return SSL_CTX_set_max_proto_version(ctx, version);
+}
+
+long gnomon_ssl_set_tlsext_host_name(SSL *ssl, const char *name) {
+    return SSL_set_tlsext_host_name(ssl, name);
+}
+
+int gnomon_epoll_create(void) {
+    return epoll_create1(EPOLL_CLOEXEC);
+}
+
+int gnomon_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t data) {
+    struct epoll_event event = {.events = events, .data = {.u64 = data}};
+    return epoll_ctl(epfd, op, fd, &event);
+}
+
+int gnomon_eventfd(unsigned int initial, int flags) {
+    return eventfd(initial, flags);
+}

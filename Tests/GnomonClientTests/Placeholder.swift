@@ -1,0 +1,5 @@
+import Testing
+
+@Test("the Client test target builds") func clientBuilds() {
+    #expect(Bool(true))
+}

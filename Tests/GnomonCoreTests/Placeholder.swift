@@ -1,0 +1,5 @@
+import Testing
+
+@Test("the Core test target builds") func coreBuilds() {
+    #expect(Bool(true))
+}

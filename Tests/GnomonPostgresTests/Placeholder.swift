@@ -1,0 +1,5 @@
+import Testing
+
+@Test("the Postgres test target builds") func postgresBuilds() {
+    #expect(Bool(true))
+}
