@@ -82,7 +82,7 @@ let package = Package(
         .testTarget(name: "GnomonCoreTests", dependencies: ["GnomonCore"], swiftSettings: strictSettings),
         .testTarget(
             name: "GnomonProtocolTests",
-            dependencies: ["GnomonProtocol", "GnomonCore", "CGnomonProto", "CProtobufC"],
+            dependencies: ["GnomonProtocol", "GnomonCore", "COpenSSL"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -1,5 +1,0 @@
-import Testing
-
-@Test("the Protocol test target builds") func protocolBuilds() {
-    #expect(Bool(true))
-}
