@@ -1,0 +1,99 @@
+import Foundation
+public import GnomonCore
+import GnomonStore
+
+/// One running `gnomond` node: its database, and later its listeners and scheduler loops.
+///
+/// Start it once, then stop it once; stopping shuts down what starting brought up, in reverse.
+public actor ServerNode {
+    /// What the node connected to when it started.
+    public struct Database: Sendable, Equatable {
+        /// Whether the node runs its own PostgreSQL in its data folder.
+        public var isEmbedded: Bool
+        /// The server's version, such as `15.18`.
+        public var serverVersion: String
+    }
+
+    private let configuration: ServerConfiguration
+    private let logger: Logger
+    private let dataDirectory: String
+    private var embedded: EmbeddedPostgres?
+
+    /// Creates a node; nothing starts until ``start()``.
+    ///
+    /// - Parameters:
+    ///   - configuration: The node's settings.
+    ///   - workingDirectory: The folder a relative data folder is resolved against.
+    ///   - logger: Where the node logs.
+    public init(configuration: ServerConfiguration, workingDirectory: String, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+        self.dataDirectory = Self.resolve(configuration.dataDirectory, against: workingDirectory)
+    }
+
+    /// Connects to the configured database, starting the embedded one when there is no URL.
+    ///
+    /// - Returns: What the node connected to.
+    /// - Throws: ``StoreError`` when the database cannot be started or reached.
+    public func start() async throws -> Database {
+        self.logger.info(
+            "gnomond starting",
+            ["version": GnomonVersion.current, LogKey.pid: String(getpid())]
+        )
+        if let url = self.configuration.databaseURL {
+            let version = try await PostgresProbe.serverVersion(connectionString: url)
+            self.logger.info("database ready", ["server_version": version, "embedded": "false"])
+            return Database(isEmbedded: false, serverVersion: version)
+        }
+        return try await self.startEmbedded()
+    }
+
+    /// Stops what ``start()`` started; safe to call when nothing was started.
+    public func stop() async throws {
+        if let embedded = self.embedded {
+            try await embedded.stop()
+            self.embedded = nil
+        }
+        self.logger.info("gnomond stopped")
+    }
+
+    private func startEmbedded() async throws -> Database {
+        try Self.createDataDirectory(self.dataDirectory)
+        var settings = EmbeddedPostgres.Configuration(
+            dataDirectory: self.dataDirectory + "/postgres",
+            tcpPort: self.configuration.embeddedPostgresPort.map { Int($0) }
+        )
+        settings.database = "gnomon"
+        let embedded = EmbeddedPostgres(configuration: settings, logger: self.logger.forSource("postgres"))
+        self.embedded = embedded
+        let endpoint = try await embedded.start()
+        let version = try await PostgresProbe.serverVersion(connectionString: endpoint.socketConnectionString)
+
+        var metadata = [
+            "server_version": version,
+            "embedded": "true",
+            "socket_directory": endpoint.socketDirectory,
+            LogKey.path: self.dataDirectory,
+        ]
+        if endpoint.listensOnTCP {
+            metadata[LogKey.address] = "127.0.0.1:\(endpoint.port)"
+        }
+        self.logger.info("database ready", metadata)
+        return Database(isEmbedded: true, serverVersion: version)
+    }
+
+    /// Creates the data folder traversable but not listable by others, so that the PostgreSQL
+    /// account can reach its cluster inside it while other users cannot read what else it holds.
+    private static func createDataDirectory(_ path: String) throws {
+        try FileManager.default.createDirectory(
+            atPath: path,
+            withIntermediateDirectories: true,
+            attributes: [.posixPermissions: 0o711]
+        )
+    }
+
+    private static func resolve(_ path: String, against workingDirectory: String) -> String {
+        let absolute = path.hasPrefix("/") ? path : workingDirectory + "/" + path
+        return URL(fileURLWithPath: absolute).standardizedFileURL.path
+    }
+}

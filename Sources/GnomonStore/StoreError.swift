@@ -1,0 +1,74 @@
+/// An error from the storage layer: what went wrong, and what would be right.
+///
+/// The ``code`` is for programs to branch on; the ``message`` is for people and names the
+/// input that was wrong, the command that failed and, where there was one, its output.
+public struct StoreError: Error, Sendable, CustomStringConvertible {
+    /// What kind of failure this is; new codes may be added in later versions.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        let raw: String
+
+        /// No folder holding the PostgreSQL programs `initdb` and `pg_ctl` was found.
+        public static let binariesNotFound = Code(raw: "binaries_not_found")
+        /// `initdb` could not create the cluster.
+        public static let initdbFailed = Code(raw: "initdb_failed")
+        /// The server did not start, or did not become ready.
+        public static let startFailed = Code(raw: "start_failed")
+        /// The server did not stop.
+        public static let stopFailed = Code(raw: "stop_failed")
+        /// A file, folder or account could not be used with the rights at hand.
+        public static let permissionDenied = Code(raw: "permission_denied")
+        /// No connection to the server could be made.
+        public static let connectionFailed = Code(raw: "connection_failed")
+        /// A connection URL or key=value string could not be parsed.
+        public static let invalidConnectionString = Code(raw: "invalid_connection_string")
+        /// The server refused or failed a statement.
+        public static let queryFailed = Code(raw: "query_failed")
+        /// The configuration asks for something that cannot be done.
+        public static let invalidConfiguration = Code(raw: "invalid_configuration")
+
+        /// The code's stable snake_case name, such as `start_failed`.
+        public var description: String {
+            self.raw
+        }
+    }
+
+    /// What kind of failure this is.
+    public var code: Code
+    /// What was wrong and what would be right, for people.
+    public var message: String
+    /// The lower-level error that caused this one, if any.
+    public var underlying: (any Error)?
+    /// The source file that threw, as `Module/File.swift`.
+    public var file: String
+    /// The line that threw.
+    public var line: Int
+
+    /// Creates an error.
+    ///
+    /// - Parameters:
+    ///   - code: What kind of failure this is.
+    ///   - message: What was wrong and what would be right; never a password.
+    ///   - underlying: The lower-level error that caused this one.
+    public init(
+        _ code: Code,
+        _ message: String,
+        underlying: (any Error)? = nil,
+        file: String = #fileID,
+        line: Int = #line
+    ) {
+        self.code = code
+        self.message = message
+        self.underlying = underlying
+        self.file = file
+        self.line = line
+    }
+
+    /// The code, the message and the underlying cause on one line.
+    public var description: String {
+        var text = "StoreError.\(self.code): \(self.message)"
+        if let underlying = self.underlying {
+            text += " (caused by: \(underlying))"
+        }
+        return text
+    }
+}

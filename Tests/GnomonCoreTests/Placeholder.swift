@@ -1,5 +1,0 @@
-import Testing
-
-@Test("the Core test target builds") func coreBuilds() {
-    #expect(Bool(true))
-}

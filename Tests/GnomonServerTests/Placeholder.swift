@@ -1,5 +1,0 @@
-import Testing
-
-@Test("the Server test target builds") func serverBuilds() {
-    #expect(Bool(true))
-}
