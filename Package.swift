@@ -50,7 +50,7 @@ let package = Package(
         ),
         .target(
             name: "GnomonStore",
-            dependencies: ["GnomonCore", "CLibPQ"],
+            dependencies: ["GnomonCore", "CLibPQ", "CGnomonShims"],
             swiftSettings: strictSettings
         ),
         .target(

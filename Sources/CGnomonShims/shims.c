@@ -1,4 +1,7 @@
+#define _GNU_SOURCE
 #include "CGnomonShims.h"
+
+#include <spawn.h>
 
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -26,4 +29,12 @@ int gnomon_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t data) {
 
 int gnomon_eventfd(unsigned int initial, int flags) {
     return eventfd(initial, flags);
+}
+
+int gnomon_spawn_file_actions_addchdir(posix_spawn_file_actions_t *actions, const char *path) {
+    return posix_spawn_file_actions_addchdir_np(actions, path);
+}
+
+int gnomon_spawn_file_actions_addclosefrom(posix_spawn_file_actions_t *actions, int from) {
+    return posix_spawn_file_actions_addclosefrom_np(actions, from);
 }

@@ -1,0 +1,155 @@
+import Foundation
+import Glibc
+import GnomonStore
+import GnomonTestSupport
+import Testing
+
+/// `gnomond` as an operator meets it: a real binary, a real embedded PostgreSQL, real signals.
+@Suite("gnomond process", .serialized)
+struct GnomondProcessTests {
+    @Test("with no flags it creates .gnomon, starts PostgreSQL, says where, and exits 0", arguments: [SIGINT, SIGTERM])
+    func startsAndStops(signal: Int32) async throws {
+        let folder = try TestPostgres.makeTemporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+
+        let gnomond = try GnomondProcess(directory: folder)
+        let ready = try await gnomond.waitForLog("database ready")
+        #expect(ready["embedded"] == "true")
+        #expect(ready["path"] == folder + "/.gnomon")
+        #expect(FileManager.default.fileExists(atPath: folder + "/.gnomon/postgres/PG_VERSION"))
+        let started = try await gnomond.waitForLog("embedded PostgreSQL started")
+        let socketFile = try #require(started["address"])
+        #expect(FileManager.default.fileExists(atPath: socketFile))
+        _ = try await gnomond.waitForLog("gnomond ready")
+
+        gnomond.child.send(signal)
+        #expect(try await gnomond.waitForExit() == 0)
+        #expect(!FileManager.default.fileExists(atPath: folder + "/.gnomon/postgres/postmaster.pid"))
+        #expect(!FileManager.default.fileExists(atPath: socketFile))
+        #expect(gnomond.logRecords.last?["message"] == "gnomond stopped")
+    }
+
+    @Test("after SIGKILL, starting again in the same folder works")
+    func restartsAfterKill() async throws {
+        let folder = try TestPostgres.makeTemporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+
+        let first = try GnomondProcess(directory: folder)
+        let started = try await first.waitForLog("embedded PostgreSQL started")
+        _ = try await first.waitForLog("gnomond ready")
+        first.child.send(SIGKILL)
+        #expect(try await first.waitForExit() == 128 + SIGKILL)
+
+        // The first server outlives its parent; the next start must deal with it.
+        let orphan = try #require(started["pid"].flatMap { Int32($0) })
+        #expect(kill(orphan, 0) == 0)
+
+        let second = try GnomondProcess(directory: folder)
+        _ = try await second.waitForLog("gnomond ready")
+        let server = try await second.waitForLog("embedded PostgreSQL started")
+        #expect(server["pid"] != started["pid"])
+        second.child.send(SIGTERM)
+        #expect(try await second.waitForExit() == 0)
+    }
+
+    @Test("it runs as an unprivileged user as well as root")
+    func runsUnprivileged() async throws {
+        let folder = try TestPostgres.makeTemporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+
+        // As root, run a copy of the binary as `nobody`, from a folder that account owns; as
+        // anyone else, the tests already run unprivileged.
+        var executable = GnomondProcess.builtExecutable()
+        var user: (uid: UInt32, gid: UInt32)?
+        if geteuid() == 0 {
+            let nobody = try #require(getpwnam("nobody")?.pointee)
+            executable = folder + "/gnomond"
+            try FileManager.default.copyItem(atPath: GnomondProcess.builtExecutable(), toPath: executable)
+            #expect(chown(folder, nobody.pw_uid, nobody.pw_gid) == 0)
+            user = (nobody.pw_uid, nobody.pw_gid)
+        }
+
+        let gnomond = try GnomondProcess(executable: executable, directory: folder, user: user)
+        _ = try await gnomond.waitForLog("gnomond ready")
+        let attributes = try FileManager.default.attributesOfItem(atPath: folder + "/.gnomon/postgres")
+        let owner = try #require(attributes[.ownerAccountID] as? NSNumber)
+        #expect(owner.uint32Value == user?.uid ?? geteuid())
+
+        gnomond.child.send(SIGINT)
+        #expect(try await gnomond.waitForExit() == 0)
+    }
+
+    @Test("with --database-url it uses that PostgreSQL and starts none of its own")
+    func usesDatabaseURL() async throws {
+        let endpoint = try await TestPostgres.shared()
+        let folder = try TestPostgres.makeTemporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+
+        let gnomond = try GnomondProcess(
+            arguments: ["--database-url", endpoint.socketConnectionString],
+            directory: folder
+        )
+        let ready = try await gnomond.waitForLog("database ready")
+        #expect(ready["embedded"] == "false")
+        #expect(ready["server_version"]?.hasPrefix("1") == true)
+        #expect(!FileManager.default.fileExists(atPath: folder + "/.gnomon"))
+
+        gnomond.child.send(SIGTERM)
+        #expect(try await gnomond.waitForExit() == 0)
+    }
+
+    @Test("an unreachable database fails the start with status 1 and says why")
+    func unreachableDatabase() async throws {
+        let folder = try TestPostgres.makeTemporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+
+        let gnomond = try GnomondProcess(
+            arguments: ["--database-url", "host=\(folder) port=1 dbname=none connect_timeout=2"],
+            directory: folder
+        )
+        #expect(try await gnomond.waitForExit() == 1)
+        let failure = try #require(gnomond.logRecords.first { $0["message"] == "gnomond failed" })
+        #expect(failure["error"]?.isEmpty == false)
+    }
+
+    @Test(
+        "bad flags and values exit 2 with one line naming what was wrong",
+        arguments: [
+            (["--bogus"], "--bogus"),
+            (["--log-level", "loud"], "--log-level"),
+            (["--listen", "nowhere"], "--listen"),
+            (["--database-url", "postgresql://[bad"], "--database-url"),
+            (["--database-url", "postgresql://x/y", "--embedded-postgres-port", "0"], "--embedded-postgres-port"),
+        ]
+    )
+    func usageErrors(arguments: [String], flag: String) async throws {
+        let folder = try TestPostgres.makeTemporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+
+        let gnomond = try GnomondProcess(arguments: arguments, directory: folder)
+        #expect(try await gnomond.waitForExit() == 2)
+        let lines = gnomond.standardError.split(separator: "\n")
+        #expect(lines.count == 1)
+        #expect(lines.first?.hasPrefix("gnomond: ") == true)
+        #expect(lines.first?.contains(flag) == true)
+        #expect(!FileManager.default.fileExists(atPath: folder + "/.gnomon"))
+    }
+
+    @Test("--help documents every option and exits 0")
+    func help() async throws {
+        let folder = try TestPostgres.makeTemporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+
+        let gnomond = try GnomondProcess(arguments: ["--help"], directory: folder)
+        #expect(try await gnomond.waitForExit() == 0)
+        let help = gnomond.standardOutput
+        let options = [
+            "--data-dir", "--database-url", "--embedded-postgres-port", "--listen", "--metrics-listen",
+            "--node-id", "--log-level", "--log-format", "--dev", "--shutdown-timeout", "--help", "--version",
+        ]
+        for option in options {
+            #expect(help.contains(option), "help does not mention \(option)")
+        }
+        #expect(help.contains("GNOMON_DATA_DIR"))
+    }
+}
