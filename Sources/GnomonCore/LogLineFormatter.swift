@@ -47,9 +47,8 @@ public enum LogLineFormatter {
             case "\t":
                 out += "\\t"
             case _ where scalar.value < 0x20:
-                out +=
-                    "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count)
-                    + String(scalar.value, radix: 16)
+                let hex = String(scalar.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
             default:
                 out.unicodeScalars.append(scalar)
             }

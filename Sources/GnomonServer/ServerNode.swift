@@ -60,7 +60,7 @@ public actor ServerNode {
     private func startEmbedded() async throws -> Database {
         try Self.createDataDirectory(self.dataDirectory)
         var settings = EmbeddedPostgres.Configuration(
-            dataDirectory: self.dataDirectory + "/postgres",
+            dataDirectory: self.clusterDirectory(),
             tcpPort: self.configuration.embeddedPostgresPort.map { Int($0) }
         )
         settings.database = "gnomon"
@@ -81,6 +81,25 @@ public actor ServerNode {
         self.logger.info("database ready", metadata)
         return Database(isEmbedded: true, serverVersion: version)
     }
+
+    /// The cluster's folder: `postgres` in the data folder, unless the server's account cannot
+    /// reach it there (root's data folder under a private home), in which case the cluster
+    /// lives in a folder of its own under `/var/lib/gnomon`, named after the data folder.
+    private func clusterDirectory() -> String {
+        let preferred = self.dataDirectory + "/postgres"
+        if EmbeddedPostgres.canReach(preferred) {
+            return preferred
+        }
+        let name = EmbeddedPostgres.Configuration(dataDirectory: preferred).clusterName
+        let fallback = "\(Self.sharedClusterRoot)/\(name)"
+        self.logger.info(
+            "embedded PostgreSQL kept outside the data folder, which its account cannot reach",
+            [LogKey.path: fallback]
+        )
+        return fallback
+    }
+
+    private static let sharedClusterRoot = "/var/lib/gnomon"
 
     /// Creates the data folder traversable but not listable by others, so that the PostgreSQL
     /// account can reach its cluster inside it while other users cannot read what else it holds.

@@ -118,3 +118,19 @@ struct ServerAccount: Sendable {
         return Array(groups.prefix(Int(max(count, 0))))
     }
 }
+
+extension EmbeddedPostgres {
+    /// Whether the server's account can enter every existing folder above `dataDirectory`.
+    ///
+    /// Always true when this process is not root, since the server then runs as this user.
+    ///
+    /// - Parameters:
+    ///   - dataDirectory: An absolute path for the cluster.
+    ///   - unprivilegedUser: The account PostgreSQL runs as when launched by root.
+    public static func canReach(_ dataDirectory: String, unprivilegedUser: String = "postgres") -> Bool {
+        guard let account = try? ServerAccount.forLauncher(unprivilegedUser: unprivilegedUser) else {
+            return geteuid() != 0
+        }
+        return (try? account.checkCanReach(dataDirectory)) != nil
+    }
+}

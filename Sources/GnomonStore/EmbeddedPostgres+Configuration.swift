@@ -37,7 +37,7 @@ extension EmbeddedPostgres {
 
 extension EmbeddedPostgres.Configuration {
     /// The data directory as an absolute path without `.`, `..` or a trailing slash.
-    var absoluteDataDirectory: String {
+    public var absoluteDataDirectory: String {
         URL(fileURLWithPath: self.dataDirectory).standardizedFileURL.path
     }
 
@@ -45,7 +45,7 @@ extension EmbeddedPostgres.Configuration {
     ///
     /// Backends do not show their data directory, so this is how leftovers of a crashed
     /// server are told apart from other clusters' processes.
-    var clusterName: String {
+    public var clusterName: String {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in self.absoluteDataDirectory.utf8 {
             hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3

@@ -79,6 +79,33 @@ struct GnomondProcessTests {
         #expect(try await gnomond.waitForExit() == 0)
     }
 
+    @Test("a data folder the server's account cannot reach gets its cluster kept where it can")
+    func unreachableDataFolder() async throws {
+        let folder = try TestPostgres.makeTemporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        // Like root's home: nobody else may enter.
+        #expect(chmod(folder, 0o700) == 0)
+
+        let gnomond = try GnomondProcess(directory: folder)
+        _ = try await gnomond.waitForLog("gnomond ready")
+        let started = try await gnomond.waitForLog("embedded PostgreSQL started")
+        #expect(started["pid"] != nil)
+        let moved = gnomond.logRecords.first { $0["message"]?.hasPrefix("embedded PostgreSQL kept outside") == true }
+        if geteuid() == 0 {
+            let cluster = try #require(moved?["path"])
+            #expect(cluster.hasPrefix("/var/lib/gnomon/gnomon-"))
+            #expect(FileManager.default.fileExists(atPath: cluster + "/PG_VERSION"))
+            gnomond.child.send(SIGTERM)
+            #expect(try await gnomond.waitForExit() == 0)
+            try FileManager.default.removeItem(atPath: cluster)
+        } else {
+            #expect(moved == nil)
+            #expect(FileManager.default.fileExists(atPath: folder + "/.gnomon/postgres/PG_VERSION"))
+            gnomond.child.send(SIGTERM)
+            #expect(try await gnomond.waitForExit() == 0)
+        }
+    }
+
     @Test("with --database-url it uses that PostgreSQL and starts none of its own")
     func usesDatabaseURL() async throws {
         let endpoint = try await TestPostgres.shared()
