@@ -1,7 +1,9 @@
 #define _GNU_SOURCE
 #include "CGnomonShims.h"
 
+#include <pthread.h>
 #include <spawn.h>
+#include <string.h>
 
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -37,4 +39,11 @@ int gnomon_spawn_file_actions_addchdir(posix_spawn_file_actions_t *actions, cons
 
 int gnomon_spawn_file_actions_addclosefrom(posix_spawn_file_actions_t *actions, int from) {
     return posix_spawn_file_actions_addclosefrom_np(actions, from);
+}
+
+void gnomon_set_thread_name(const char *name) {
+    char truncated[16];
+    strncpy(truncated, name, sizeof(truncated) - 1);
+    truncated[sizeof(truncated) - 1] = 0;
+    pthread_setname_np(pthread_self(), truncated);
 }

@@ -13,8 +13,8 @@ public enum PostgresProbe {
     /// - Throws: ``StoreError`` with code `connectionFailed` or `queryFailed`.
     public static func serverVersion(connectionString: String) async throws -> String {
         try await self.onDedicatedThread {
-            let connection = try ProbeConnection(connectionString: connectionString)
-            return try connection.singleValue("SHOW server_version") ?? ""
+            let connection = try PostgresConnection(connectionString: connectionString)
+            return try connection.query("SHOW server_version").first?[0] ?? ""
         }
     }
 
@@ -50,15 +50,12 @@ public enum PostgresProbe {
     /// - Returns: Whether the database was created.
     static func createDatabaseIfMissing(_ database: String, maintenanceConnectionString: String) async throws -> Bool {
         try await self.onDedicatedThread {
-            let connection = try ProbeConnection(connectionString: maintenanceConnectionString)
-            let existing = try connection.singleValue(
-                "SELECT datname FROM pg_database WHERE datname = $1",
-                parameters: [database]
-            )
-            guard existing == nil else {
+            let connection = try PostgresConnection(connectionString: maintenanceConnectionString)
+            let existing = try connection.query("SELECT 1 FROM pg_database WHERE datname = $1", [database])
+            guard existing.rows.isEmpty else {
                 return false
             }
-            try connection.execute("CREATE DATABASE \(try connection.quotedIdentifier(database))")
+            try connection.execute(script: "CREATE DATABASE \(try connection.quotedIdentifier(database))")
             return true
         }
     }
@@ -99,74 +96,5 @@ public enum PostgresProbe {
             thread.name = "gnomon-libpq-probe"
             thread.start()
         }
-    }
-}
-
-/// One blocking libpq connection, closed when released; used by one thread only.
-private final class ProbeConnection {
-    private let handle: OpaquePointer
-
-    init(connectionString: String) throws {
-        guard let handle = PQconnectdb(connectionString) else {
-            throw StoreError(.connectionFailed, "libpq could not allocate a connection")
-        }
-        guard PQstatus(handle) == CONNECTION_OK else {
-            let reason = Self.errorMessage(handle)
-            PQfinish(handle)
-            throw StoreError(.connectionFailed, "could not connect to PostgreSQL: \(reason)")
-        }
-        self.handle = handle
-    }
-
-    deinit {
-        PQfinish(self.handle)
-    }
-
-    /// Runs a statement that returns no rows.
-    func execute(_ sql: String) throws {
-        let result = PQexec(self.handle, sql)
-        defer { PQclear(result) }
-        guard PQresultStatus(result) == PGRES_COMMAND_OK else {
-            throw StoreError(.queryFailed, "PostgreSQL refused a statement: \(Self.errorMessage(self.handle))")
-        }
-    }
-
-    /// Runs a query and returns the first column of its first row, or nil when it has no rows.
-    func singleValue(_ sql: String, parameters: [String] = []) throws -> String? {
-        let result = self.query(sql, parameters: parameters)
-        defer { PQclear(result) }
-        guard PQresultStatus(result) == PGRES_TUPLES_OK else {
-            throw StoreError(.queryFailed, "PostgreSQL refused a query: \(Self.errorMessage(self.handle))")
-        }
-        guard PQntuples(result) > 0, PQgetisnull(result, 0, 0) == 0 else {
-            return nil
-        }
-        return String(cString: PQgetvalue(result, 0, 0))
-    }
-
-    /// Quotes a name as an SQL identifier, as the connected server expects.
-    func quotedIdentifier(_ name: String) throws -> String {
-        guard let quoted = PQescapeIdentifier(self.handle, name, name.utf8.count) else {
-            throw StoreError(.queryFailed, "libpq could not quote the name: \(Self.errorMessage(self.handle))")
-        }
-        defer { PQfreemem(quoted) }
-        return String(cString: quoted)
-    }
-
-    private func query(_ sql: String, parameters: [String]) -> OpaquePointer? {
-        let copies = parameters.map { strdup($0) }
-        defer {
-            for copy in copies {
-                free(copy)
-            }
-        }
-        let values = copies.map { UnsafePointer<CChar>($0) }
-        return values.withUnsafeBufferPointer { buffer in
-            PQexecParams(self.handle, sql, Int32(values.count), nil, buffer.baseAddress, nil, nil, 0)
-        }
-    }
-
-    private static func errorMessage(_ handle: OpaquePointer) -> String {
-        String(cString: PQerrorMessage(handle)).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }

@@ -23,6 +23,12 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         public static let invalidConnectionString = Code(raw: "invalid_connection_string")
         /// The server refused or failed a statement.
         public static let queryFailed = Code(raw: "query_failed")
+        /// A value read from the database does not have the expected type or shape.
+        public static let unexpectedValue = Code(raw: "unexpected_value")
+        /// A parameter value cannot be sent as it is.
+        public static let invalidParameter = Code(raw: "invalid_parameter")
+        /// The connection pool was shut down.
+        public static let poolClosed = Code(raw: "pool_closed")
         /// The configuration asks for something that cannot be done.
         public static let invalidConfiguration = Code(raw: "invalid_configuration")
 
@@ -38,6 +44,8 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
     public var message: String
     /// The lower-level error that caused this one, if any.
     public var underlying: (any Error)?
+    /// PostgreSQL's SQLSTATE when the server refused a statement, such as `23505`.
+    public var sqlState: String?
     /// The source file that threw, as `Module/File.swift`.
     public var file: String
     /// The line that threw.
@@ -53,12 +61,14 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         _ code: Code,
         _ message: String,
         underlying: (any Error)? = nil,
+        sqlState: String? = nil,
         file: String = #fileID,
         line: Int = #line
     ) {
         self.code = code
         self.message = message
         self.underlying = underlying
+        self.sqlState = sqlState
         self.file = file
         self.line = line
     }
@@ -66,6 +76,9 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
     /// The code, the message and the underlying cause on one line.
     public var description: String {
         var text = "StoreError.\(self.code): \(self.message)"
+        if let sqlState = self.sqlState {
+            text += " [SQLSTATE \(sqlState)]"
+        }
         if let underlying = self.underlying {
             text += " (caused by: \(underlying))"
         }

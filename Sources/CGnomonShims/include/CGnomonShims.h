@@ -19,4 +19,7 @@ int gnomon_eventfd(unsigned int initial, int flags);
 int gnomon_spawn_file_actions_addchdir(posix_spawn_file_actions_t *actions, const char *path);
 int gnomon_spawn_file_actions_addclosefrom(posix_spawn_file_actions_t *actions, int from);
 
+/* Names the calling thread as ps and debuggers show it (at most 15 bytes are kept). */
+void gnomon_set_thread_name(const char *name);
+
 #endif

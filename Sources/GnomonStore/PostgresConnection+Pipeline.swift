@@ -1,0 +1,83 @@
+import CLibPQ
+
+/// One statement of a pipeline: SQL with `$n` placeholders and its parameters.
+public struct PostgresStatement {
+    public var sql: String
+    public var parameters: [any PostgresBindable]
+
+    /// Creates a statement.
+    public init(_ sql: String, _ parameters: [any PostgresBindable] = []) {
+        self.sql = sql
+        self.parameters = parameters
+    }
+}
+
+extension PostgresConnection {
+    /// Sends every statement at once and then reads every result: one round trip for all.
+    ///
+    /// Statements run in order in libpq's pipeline mode. Outside a transaction they form one
+    /// implicit transaction: all of them commit, or none does.
+    ///
+    /// - Returns: One result per statement, in order.
+    /// - Throws: The first statement's ``StoreError``; statements after a failed one do not run.
+    public func pipeline(_ statements: [PostgresStatement]) throws -> [PostgresResult] {
+        guard !statements.isEmpty else {
+            return []
+        }
+        guard PQenterPipelineMode(self.handle) == 1 else {
+            throw StoreError(.queryFailed, "could not enter pipeline mode: \(Self.errorMessage(self.handle))")
+        }
+        defer { PQexitPipelineMode(self.handle) }
+
+        for statement in statements {
+            try self.send(statement)
+        }
+        guard PQpipelineSync(self.handle) == 1 else {
+            throw StoreError(.queryFailed, "could not send the pipeline: \(Self.errorMessage(self.handle))")
+        }
+        return try self.collect(count: statements.count)
+    }
+
+    private func send(_ statement: PostgresStatement) throws {
+        let bound = try BoundParameters(statement.parameters.map(\.postgresValue))
+        let sent = bound.withPointers { values, lengths, formats in
+            PQsendQueryParams(self.handle, statement.sql, bound.count, nil, values, lengths, formats, 0)
+        }
+        guard sent == 1 else {
+            throw StoreError(.queryFailed, "could not send a statement: \(Self.errorMessage(self.handle))")
+        }
+    }
+
+    /// Reads `count` results and the final sync, keeping the first failure to throw after the
+    /// pipeline is drained, so the connection stays usable.
+    private func collect(count: Int) throws -> [PostgresResult] {
+        var results: [PostgresResult] = []
+        var failure: StoreError?
+        for _ in 0..<count {
+            while let result = PQgetResult(self.handle) {
+                let status = PQresultStatus(result)
+                if status == PGRES_PIPELINE_ABORTED {
+                    PQclear(result)
+                    continue
+                }
+                do {
+                    results.append(try self.consume(result, statement: ""))
+                } catch let error as StoreError {
+                    failure = failure ?? error
+                }
+            }
+        }
+        // The sync result ends the pipeline.
+        while let result = PQgetResult(self.handle) {
+            let isSync = PQresultStatus(result) == PGRES_PIPELINE_SYNC
+            PQclear(result)
+            if isSync {
+                break
+            }
+        }
+        if let failure {
+            throw failure
+        }
+        return results
+    }
+}
