@@ -51,6 +51,8 @@ let package = Package(
         .target(
             name: "GnomonStore",
             dependencies: ["GnomonCore", "CLibPQ", "CGnomonShims"],
+            // The .sql files are embedded as Swift literals by scripts/embed-migrations.
+            exclude: ["Migrations"],
             swiftSettings: strictSettings
         ),
         .target(
@@ -74,7 +76,7 @@ let package = Package(
         .executableTarget(name: "gnomon", dependencies: ["GnomonClient"], swiftSettings: strictSettings),
         .executableTarget(
             name: "gnomon-bench",
-            dependencies: ["GnomonCore", "GnomonProtocol", "GnomonStore", "GnomonClient"],
+            dependencies: ["GnomonCore", "GnomonProtocol", "GnomonStore", "GnomonClient", "CLibPQ"],
             swiftSettings: strictSettings
         ),
 

@@ -12,12 +12,15 @@ public actor ServerNode {
         public var isEmbedded: Bool
         /// The server's version, such as `15.18`.
         public var serverVersion: String
+        /// The highest migration applied.
+        public var schemaVersion: Int
     }
 
     private let configuration: ServerConfiguration
     private let logger: Logger
     private let dataDirectory: String
     private var embedded: EmbeddedPostgres?
+    private var upkeep: Task<Void, Never>?
 
     /// Creates a node; nothing starts until ``start()``.
     ///
@@ -40,16 +43,20 @@ public actor ServerNode {
             "gnomond starting",
             ["version": GnomonVersion.current, LogKey.pid: String(getpid())]
         )
-        if let url = self.configuration.databaseURL {
-            let version = try await PostgresProbe.serverVersion(connectionString: url)
-            self.logger.info("database ready", ["server_version": version, "embedded": "false"])
-            return Database(isEmbedded: false, serverVersion: version)
-        }
-        return try await self.startEmbedded()
+        let (connectionString, isEmbedded) = try await self.connectionString()
+        let version = try await PostgresProbe.serverVersion(connectionString: connectionString)
+        let schemaVersion = try await self.prepareSchema(connectionString)
+        self.logger.info(
+            "database ready",
+            ["server_version": version, "embedded": String(isEmbedded), "schema_version": String(schemaVersion)]
+        )
+        return Database(isEmbedded: isEmbedded, serverVersion: version, schemaVersion: schemaVersion)
     }
 
     /// Stops what ``start()`` started; safe to call when nothing was started.
     public func stop() async throws {
+        self.upkeep?.cancel()
+        self.upkeep = nil
         if let embedded = self.embedded {
             try await embedded.stop()
             self.embedded = nil
@@ -57,29 +64,70 @@ public actor ServerNode {
         self.logger.info("gnomond stopped")
     }
 
-    private func startEmbedded() async throws -> Database {
+    private func connectionString() async throws -> (String, Bool) {
+        if let url = self.configuration.databaseURL {
+            return (url, false)
+        }
+        return (try await self.startEmbedded(), true)
+    }
+
+    /// Applies the migrations under their advisory lock, so nodes starting together apply each
+    /// once, then keeps the time partitions ahead.
+    private func prepareSchema(_ connectionString: String) async throws -> Int {
+        let logger = self.logger.forSource("store")
+        let version = try await BlockingWork.run {
+            let connection = try PostgresConnection(connectionString: connectionString)
+            _ = try Migrations.apply(on: connection, logger: logger)
+            _ = try PartitionUpkeep.run(on: connection, now: Date())
+            return Migrations.latestVersion
+        }
+        self.upkeep = Task { [logger] in
+            await Self.keepPartitionsAhead(connectionString: connectionString, logger: logger)
+        }
+        return version
+    }
+
+    // TODO: move partition upkeep to the elected upkeep leader once shard leases run the engine.
+    private static func keepPartitionsAhead(connectionString: String, logger: Logger) async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(3_600))
+            guard !Task.isCancelled else {
+                return
+            }
+            do {
+                let report = try await BlockingWork.run {
+                    try PartitionUpkeep.run(on: try PostgresConnection(connectionString: connectionString), now: Date())
+                }
+                if !report.isEmpty {
+                    logger.info(
+                        "partitions maintained",
+                        ["created": String(report.created.count), "dropped": String(report.dropped.count)]
+                    )
+                }
+            } catch {
+                logger.warning("partition upkeep failed", [LogKey.error: "\(error)"])
+            }
+        }
+    }
+
+    private func startEmbedded() async throws -> String {
         try Self.createDataDirectory(self.dataDirectory)
         var settings = EmbeddedPostgres.Configuration(
             dataDirectory: self.clusterDirectory(),
             tcpPort: self.configuration.embeddedPostgresPort.map { Int($0) }
         )
         settings.database = "gnomon"
+        // Migrations and upkeep touch every shard's partition in one transaction.
+        settings.settings["max_locks_per_transaction"] = "256"
         let embedded = EmbeddedPostgres(configuration: settings, logger: self.logger.forSource("postgres"))
         self.embedded = embedded
         let endpoint = try await embedded.start()
-        let version = try await PostgresProbe.serverVersion(connectionString: endpoint.socketConnectionString)
-
-        var metadata = [
-            "server_version": version,
-            "embedded": "true",
-            "socket_directory": endpoint.socketDirectory,
-            LogKey.path: self.dataDirectory,
-        ]
+        var metadata = ["socket_directory": endpoint.socketDirectory, LogKey.path: self.dataDirectory]
         if endpoint.listensOnTCP {
             metadata[LogKey.address] = "127.0.0.1:\(endpoint.port)"
         }
-        self.logger.info("database ready", metadata)
-        return Database(isEmbedded: true, serverVersion: version)
+        self.logger.info("embedded PostgreSQL ready", metadata)
+        return endpoint.socketConnectionString
     }
 
     /// The cluster's folder: `postgres` in the data folder, unless the server's account cannot

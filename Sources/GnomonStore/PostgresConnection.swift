@@ -57,7 +57,8 @@ public final class PostgresConnection {
     private var statements: [String: String] = [:]
     static let statementCacheLimit = 512
 
-    /// Connects, then sets the session to UTC and ISO dates so text values read alike everywhere.
+    /// Connects, then sets the session to UTC and ISO dates so text values read alike everywhere,
+    /// and to plan each execution of a prepared statement for its parameters.
     ///
     /// - Parameters:
     ///   - connectionString: A libpq URL or key=value string; never logged, as it may hold a password.
@@ -90,7 +91,11 @@ public final class PostgresConnection {
             throw StoreError(.connectionFailed, "could not connect to PostgreSQL: \(reason)")
         }
         self.handle = handle
-        try self.execute(script: "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'")
+        // Custom plans: a generic plan of a query over the list-partitioned jobs table locks
+        // every partition on PostgreSQL 15, and can pick a scan that ignores the shard.
+        try self.execute(
+            script: "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET plan_cache_mode = force_custom_plan"
+        )
     }
 
     deinit {

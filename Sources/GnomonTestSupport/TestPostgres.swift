@@ -56,7 +56,11 @@ public enum TestPostgres {
     public static func makeConfiguration(tcpPort: Int? = nil) throws -> EmbeddedPostgres.Configuration {
         let folder = try self.makeTemporaryFolder()
         var configuration = EmbeddedPostgres.Configuration(dataDirectory: folder + "/data", tcpPort: tcpPort)
-        configuration.settings = ["fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"]
+        configuration.settings = [
+            "fsync": "off", "synchronous_commit": "off", "full_page_writes": "off",
+            // Queries over list-partitioned jobs lock every partition they may touch.
+            "max_locks_per_transaction": "256",
+        ]
         return configuration
     }
 

@@ -1,4 +1,56 @@
+import Foundation
 import GnomonCore
 
-// TODO: add the rpc and store benchmarks with the transport and store layers.
-print("gnomon-bench \(GnomonVersion.current): no benchmarks yet")
+/// Writes a line to standard error.
+func printError(_ message: String) {
+    FileHandle.standardError.write(Data((message + "\n").utf8))
+}
+
+let topLevel = OptionParser(
+    commandName: "gnomon-bench",
+    usage: "gnomon-bench <benchmark> [options]",
+    purpose: "Runs Gnomon's benchmarks and prints their figures as Markdown.",
+    options: [],
+    examples: [.init("Measure the PostgreSQL store.", command: "gnomon-bench store")],
+    stopsAtFirstPositional: true
+)
+let benchmarkList = """
+
+    Benchmarks:
+      store    the PostgreSQL job store against the raw-SQL ceiling (see gnomon-bench store --help)
+      rpc      the RPC transport: not yet built
+    """
+
+let arguments = Array(CommandLine.arguments.dropFirst())
+let values: OptionParser.Values
+do {
+    switch try topLevel.parse(arguments, environment: [:]) {
+    case .helpRequested:
+        print(topLevel.helpText() + benchmarkList)
+        exit(0)
+
+    case .versionRequested:
+        print("gnomon-bench \(GnomonVersion.current)")
+        exit(0)
+
+    case .parsed(let parsed):
+        values = parsed
+    }
+} catch {
+    printError("gnomon-bench: \(error.message)")
+    exit(2)
+}
+
+switch values.positionals.first {
+case "store":
+    exit(await StoreCommand.run(arguments: Array(values.positionals.dropFirst())))
+
+case "rpc":
+    printError("gnomon-bench: the rpc benchmark is not yet built")
+    exit(2)
+
+case let other:
+    let given = other.map { "unknown benchmark '\($0)'" } ?? "no benchmark named"
+    printError("gnomon-bench: \(given); try 'gnomon-bench --help'")
+    exit(2)
+}

@@ -13,9 +13,11 @@ struct GnomondProcessTests {
         defer { try? FileManager.default.removeItem(atPath: folder) }
 
         let gnomond = try GnomondProcess(directory: folder)
+        let embedded = try await gnomond.waitForLog("embedded PostgreSQL ready")
+        #expect(embedded["path"] == folder + "/.gnomon")
         let ready = try await gnomond.waitForLog("database ready")
         #expect(ready["embedded"] == "true")
-        #expect(ready["path"] == folder + "/.gnomon")
+        #expect(ready["schema_version"] == String(Migrations.latestVersion))
         #expect(FileManager.default.fileExists(atPath: folder + "/.gnomon/postgres/PG_VERSION"))
         let started = try await gnomond.waitForLog("embedded PostgreSQL started")
         let socketFile = try #require(started["address"])
@@ -106,23 +108,23 @@ struct GnomondProcessTests {
         }
     }
 
-    @Test("with --database-url it uses that PostgreSQL and starts none of its own")
+    @Test("with --database-url it migrates that PostgreSQL and starts none of its own")
     func usesDatabaseURL() async throws {
-        let endpoint = try await TestPostgres.shared()
         let folder = try TestPostgres.makeTemporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }
 
-        let gnomond = try GnomondProcess(
-            arguments: ["--database-url", endpoint.socketConnectionString],
-            directory: folder
-        )
-        let ready = try await gnomond.waitForLog("database ready")
-        #expect(ready["embedded"] == "false")
-        #expect(ready["server_version"]?.hasPrefix("1") == true)
-        #expect(!FileManager.default.fileExists(atPath: folder + "/.gnomon"))
+        try await TestDatabase.with(migrated: false) { database in
+            let gnomond = try GnomondProcess(
+                arguments: ["--database-url", database.connectionString], directory: folder)
+            let ready = try await gnomond.waitForLog("database ready")
+            #expect(ready["embedded"] == "false")
+            #expect(ready["server_version"]?.hasPrefix("1") == true)
+            #expect(!FileManager.default.fileExists(atPath: folder + "/.gnomon"))
+            #expect(try await database.recordedVersions() == Migrations.all.map(\.version))
 
-        gnomond.child.send(SIGTERM)
-        #expect(try await gnomond.waitForExit() == 0)
+            gnomond.child.send(SIGTERM)
+            #expect(try await gnomond.waitForExit() == 0)
+        }
     }
 
     @Test("an unreachable database fails the start with status 1 and says why")

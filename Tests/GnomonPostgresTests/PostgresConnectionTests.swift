@@ -73,7 +73,7 @@ struct PostgresConnectionTests {
     func transactions() async throws {
         let connection = try await self.connect()
         try connection.execute(script: "CREATE TEMP TABLE t (n int)")
-        try connection.transaction { try $0.query("INSERT INTO t VALUES (1)") }
+        _ = try connection.transaction { try $0.query("INSERT INTO t VALUES (1)") }
         struct Abort: Error {}
         #expect(throws: Abort.self) {
             try connection.transaction { connection in

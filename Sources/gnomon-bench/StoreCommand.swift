@@ -1,0 +1,67 @@
+import Foundation
+import GnomonCore
+import GnomonStore
+
+/// The `store` subcommand: parses its options, runs ``StoreBenchmark`` and prints the report.
+enum StoreCommand {
+    /// Runs the subcommand and returns the process's exit status.
+    ///
+    /// - Parameter arguments: The arguments after `store`.
+    static func run(arguments: [String]) async -> Int32 {
+        let options: StoreBenchmarkOptions
+        do {
+            switch try StoreBenchmarkOptions.parser.parse(arguments, environment: [:]) {
+            case .helpRequested, .versionRequested:
+                print(StoreBenchmarkOptions.parser.helpText())
+                return 0
+
+            case .parsed(let values):
+                options = try StoreBenchmarkOptions(values: values)
+            }
+        } catch {
+            printError("gnomon-bench store: \(error.message)")
+            return 2
+        }
+        do {
+            try self.publish(try await self.measure(options), to: options.outputFile)
+            return 0
+        } catch {
+            printError("gnomon-bench store: \(error)")
+            return 1
+        }
+    }
+
+    /// Starts a cluster, runs the benchmark on a thread of its own, and removes the cluster.
+    private static func measure(_ options: StoreBenchmarkOptions) async throws -> String {
+        let cluster = try BenchCluster.make()
+        printError("starting PostgreSQL in \(cluster.folder)")
+        let markdown: String
+        do {
+            let connectionString = try await cluster.start().socketConnectionString
+            markdown = try await BlockingThread.run(name: "gnomon-bench store") {
+                try StoreBenchmark(options: options, connectionString: connectionString).run()
+            }
+        } catch {
+            try? await cluster.remove()
+            throw error
+        }
+        try await cluster.remove()
+        return markdown
+    }
+
+    private static func publish(_ markdown: String, to file: String?) throws {
+        print(markdown, terminator: "")
+        guard let file else {
+            return
+        }
+        if !FileManager.default.fileExists(atPath: file) {
+            _ = FileManager.default.createFile(atPath: file, contents: nil)
+        }
+        guard let handle = FileHandle(forWritingAtPath: file) else {
+            throw BenchError("could not open \(file) to append the report")
+        }
+        defer { try? handle.close() }
+        handle.seekToEndOfFile()
+        handle.write(Data(("\n" + markdown).utf8))
+    }
+}
