@@ -127,6 +127,31 @@ struct GnomondProcessTests {
         }
     }
 
+    @Test("several nodes starting at once against one database apply each migration once")
+    func concurrentNodes() async throws {
+        try await TestDatabase.with(migrated: false) { database in
+            let folders = try (0..<3).map { _ in try TestPostgres.makeTemporaryFolder() }
+            defer {
+                for folder in folders {
+                    try? FileManager.default.removeItem(atPath: folder)
+                }
+            }
+            let nodes = try folders.map { folder in
+                try GnomondProcess(arguments: ["--database-url", database.connectionString], directory: folder)
+            }
+            for node in nodes {
+                _ = try await node.waitForLog("gnomond ready")
+            }
+            let applied = nodes.flatMap { $0.logRecords.filter { $0["message"] == "migration applied" } }
+            #expect(applied.count == Migrations.all.count)
+            #expect(try await database.recordedVersions() == Migrations.all.map(\.version))
+            for node in nodes {
+                node.child.send(SIGTERM)
+                #expect(try await node.waitForExit() == 0)
+            }
+        }
+    }
+
     @Test("an unreachable database fails the start with status 1 and says why")
     func unreachableDatabase() async throws {
         let folder = try TestPostgres.makeTemporaryFolder()

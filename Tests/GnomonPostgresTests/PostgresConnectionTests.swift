@@ -121,6 +121,18 @@ struct PostgresConnectionTests {
         #expect(after == nil || after == "")
     }
 
+    @Test("TLS options reach libpq: requiring TLS from a server without it fails to connect")
+    func tlsOptionsApplied() async throws {
+        let endpoint = try await TestPostgres.shared()
+        let tcp = try #require(endpoint.tcpConnectionString)
+        #expect(try PostgresConnection(connectionString: tcp).isHealthy)
+        let error = #expect(throws: StoreError.self) {
+            try PostgresConnection(connectionString: tcp, tls: PostgresTLSOptions(mode: "require"))
+        }
+        #expect(error?.code == .connectionFailed)
+        #expect(error?.message.contains("SSL") == true)
+    }
+
     @Test("a notification reaches a listening connection")
     func listenNotify() async throws {
         let listener = try await self.connect()
