@@ -56,20 +56,8 @@ public final class StandardErrorLogSink: LogSink, @unchecked Sendable {
     private static func timestamp() -> String {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
-        var seconds = now.tv_sec
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        let millis = now.tv_nsec / 1_000_000
-        return String(
-            format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-            Int(parts.tm_year) + 1900,
-            Int(parts.tm_mon) + 1,
-            Int(parts.tm_mday),
-            Int(parts.tm_hour),
-            Int(parts.tm_min),
-            Int(parts.tm_sec),
-            Int(millis)
-        )
+        let milliseconds = UTCDateTime.pad(Int(now.tv_nsec / 1_000_000), 3)
+        return UTCDateTime(secondsSinceEpoch: Int64(now.tv_sec)).formatted() + "." + milliseconds + "Z"
     }
 }
 

@@ -1,4 +1,5 @@
 public import Foundation
+import GnomonCore
 
 /// A parameter value as it is sent to PostgreSQL: never spliced into SQL text.
 public enum PostgresValue: Sendable, Hashable {
@@ -89,20 +90,7 @@ public enum PostgresTimestamp {
             fraction += 1_000_000
             whole -= 1
         }
-        var time = time_t(whole)
-        var parts = tm()
-        gmtime_r(&time, &parts)
-        let digits = String(fraction)
-        let padded = String(repeating: "0", count: 6 - digits.count) + digits
-        return String(
-            format: "%04d-%02d-%02d %02d:%02d:%02d.%@+00",
-            Int(parts.tm_year) + 1900,
-            Int(parts.tm_mon) + 1,
-            Int(parts.tm_mday),
-            Int(parts.tm_hour),
-            Int(parts.tm_min),
-            Int(parts.tm_sec),
-            padded
-        )
+        let time = UTCDateTime(secondsSinceEpoch: whole).formatted(separator: " ")
+        return time + "." + UTCDateTime.pad(Int(fraction), 6) + "+00"
     }
 }

@@ -26,6 +26,20 @@ struct PostgresConnectionTests {
         #expect(try row.int("n") == value.count)
     }
 
+    @Test(
+        "dates bind as timestamptz exact to the microsecond",
+        arguments: [0, -1.5, 1_764_806_400.123456, -12_219_292_800, 253_402_300_799.999999]
+    )
+    func dates(seconds: Double) async throws {
+        let connection = try await self.connect()
+        let date = Date(timeIntervalSince1970: seconds)
+        let row = try #require(
+            try connection.query("SELECT (extract(epoch FROM $1::timestamptz) * 1000000)::bigint AS micros", [date])
+                .first
+        )
+        #expect(try row.int64("micros") == Int64((seconds * 1_000_000).rounded()))
+    }
+
     @Test("bytea carries every byte value, including NUL")
     func bytesRoundTrip() async throws {
         let connection = try await self.connect()
