@@ -73,7 +73,11 @@ let package = Package(
 
         // Executables.
         .executableTarget(name: "gnomond", dependencies: ["GnomonServer"], swiftSettings: strictSettings),
-        .executableTarget(name: "gnomon", dependencies: ["GnomonClient"], swiftSettings: strictSettings),
+        .executableTarget(
+            name: "gnomon",
+            dependencies: ["GnomonClient", "GnomonCore", "GnomonProtocol"],
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "gnomon-bench",
             dependencies: ["GnomonCore", "GnomonProtocol", "GnomonStore", "GnomonClient", "CLibPQ"],

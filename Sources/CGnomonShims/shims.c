@@ -7,6 +7,7 @@
 
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 
 long gnomon_ssl_ctx_set_min_proto_version(SSL_CTX *ctx, int version) {
     return SSL_CTX_set_min_proto_version(ctx, version);
@@ -46,4 +47,67 @@ void gnomon_set_thread_name(const char *name) {
     strncpy(truncated, name, sizeof(truncated) - 1);
     truncated[sizeof(truncated) - 1] = 0;
     pthread_setname_np(pthread_self(), truncated);
+}
+
+int gnomon_epoll_wait(int epfd, gnomon_epoll_event *events, int max_events, int timeout_ms) {
+    struct epoll_event ready[256];
+    if (max_events > 256) {
+        max_events = 256;
+    }
+    int count = epoll_wait(epfd, ready, max_events, timeout_ms);
+    for (int index = 0; index < count; index++) {
+        events[index].events = ready[index].events;
+        events[index].data = ready[index].data.u64;
+    }
+    return count;
+}
+
+const uint32_t gnomon_epollin = EPOLLIN;
+const uint32_t gnomon_epollout = EPOLLOUT;
+const uint32_t gnomon_epollerr = EPOLLERR;
+const uint32_t gnomon_epollhup = EPOLLHUP;
+const int gnomon_epoll_ctl_add = EPOLL_CTL_ADD;
+const int gnomon_epoll_ctl_mod = EPOLL_CTL_MOD;
+const int gnomon_epoll_ctl_del = EPOLL_CTL_DEL;
+const int gnomon_efd_nonblock_cloexec = EFD_NONBLOCK | EFD_CLOEXEC;
+
+int gnomon_accept_nonblocking(int fd, void *address, uint32_t *address_length) {
+    return accept4(fd, (struct sockaddr *)address, (socklen_t *)address_length, SOCK_NONBLOCK | SOCK_CLOEXEC);
+}
+
+void gnomon_ssl_ctx_set_protocol_restrictions(SSL_CTX *ctx) {
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_NO_TICKET
+                                 | SSL_OP_CIPHER_SERVER_PREFERENCE);
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    SSL_CTX_set_num_tickets(ctx, 0);
+    SSL_CTX_set_max_early_data(ctx, 0);
+    SSL_CTX_set_recv_max_early_data(ctx, 0);
+}
+
+long gnomon_ssl_set_min_proto_version(SSL *ssl, int version) {
+    return SSL_set_min_proto_version(ssl, version);
+}
+
+long gnomon_ssl_set_max_proto_version(SSL *ssl, int version) {
+    return SSL_set_max_proto_version(ssl, version);
+}
+
+void gnomon_ssl_allow_renegotiation(SSL *ssl) {
+    SSL_clear_options(ssl, SSL_OP_NO_RENEGOTIATION);
+    SSL_set_options(ssl, SSL_OP_ALLOW_CLIENT_RENEGOTIATION);
+}
+
+long gnomon_bio_set_mem_eof_return(BIO *bio, int value) {
+    return BIO_set_mem_eof_return(bio, value);
+}
+
+size_t gnomon_bio_mem_capacity(BIO *bio) {
+    BUF_MEM *memory = NULL;
+    BIO_get_mem_ptr(bio, &memory);
+    return memory == NULL ? 0 : memory->max;
+}
+
+EVP_PKEY *gnomon_evp_ec_p256_keygen(void) {
+    return EVP_EC_gen("P-256");
 }

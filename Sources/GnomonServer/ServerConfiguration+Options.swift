@@ -45,6 +45,19 @@ extension ServerConfiguration {
         self.listenAddress = try values.hostAndPort("listen") ?? self.listenAddress
         self.metricsListenAddress = try values.hostAndPort("metrics-listen") ?? self.metricsListenAddress
         self.nodeID = values.string("node-id") ?? self.nodeID
+        self.tlsCertificateFile = try values.nonEmptyString("tls-certificate")
+        self.tlsKeyFile = try values.nonEmptyString("tls-key")
+        self.tlsClientCAFile = try values.nonEmptyString("tls-client-ca")
+        self.allowsTLS12 = values.isSet("tls-allow-1.2")
+        guard (self.tlsCertificateFile == nil) != (self.tlsKeyFile == nil) else {
+            return
+        }
+        let given = self.tlsCertificateFile == nil ? "tls-key" : "tls-certificate"
+        throw UsageError(
+            code: .conflictingOptions,
+            message: "\(values.origin(of: given)) needs its pair: give both --tls-certificate and --tls-key",
+            option: "--\(given)"
+        )
     }
 
     private mutating func readLogging(_ values: OptionParser.Values) throws(UsageError) {
@@ -118,6 +131,31 @@ extension ServerConfiguration {
                 default: defaults.logFormat.rawValue,
                 environment: "GNOMON_LOG_FORMAT",
                 help: "json, text, or auto for text on a terminal and JSON otherwise."
+            ),
+            .value(
+                "tls-certificate",
+                valueName: "PEM",
+                defaultDescription: "a development certificate in the data folder",
+                environment: "GNOMON_TLS_CERTIFICATE",
+                help: "The server's certificate chain; reloaded on SIGHUP and when the file changes."
+            ),
+            .value(
+                "tls-key",
+                valueName: "PEM",
+                environment: "GNOMON_TLS_KEY",
+                help: "The private key of --tls-certificate."
+            ),
+            .value(
+                "tls-client-ca",
+                valueName: "PEM",
+                defaultDescription: "no client certificates",
+                environment: "GNOMON_TLS_CLIENT_CA",
+                help: "Require client certificates signed by these authorities (mutual TLS)."
+            ),
+            .flag(
+                "tls-allow-1.2",
+                environment: "GNOMON_TLS_ALLOW_12",
+                help: "Also accept TLS 1.2, with ECDHE and AEAD cipher suites only; TLS 1.3 otherwise."
             ),
             .flag(
                 "dev",

@@ -48,6 +48,17 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// How long a shutdown waits for running work before giving up on it.
     public var shutdownTimeout: Duration
 
+    /// The server's certificate chain and key as PEM files; both `nil` means a development
+    /// certificate generated in the data folder.
+    public var tlsCertificateFile: String?
+    public var tlsKeyFile: String?
+
+    /// Certificate authorities for client certificates: set to require mutual TLS.
+    public var tlsClientCAFile: String?
+
+    /// Whether TLS 1.2 (ECDHE with AEAD suites only) is accepted besides TLS 1.3.
+    public var allowsTLS12 = false
+
     /// Creates a configuration; every parameter defaults to what `gnomond` uses when not told.
     ///
     /// - Parameters:

@@ -1,5 +1,7 @@
 import Foundation
 public import GnomonCore
+import GnomonNetwork
+import GnomonProtocol
 import GnomonStore
 
 /// One running `gnomond` node: its database, and later its listeners and scheduler loops.
@@ -21,6 +23,7 @@ public actor ServerNode {
     private let dataDirectory: String
     private var embedded: EmbeddedPostgres?
     private var upkeep: Task<Void, Never>?
+    private var rpc: RPCEndpoint?
 
     /// Creates a node; nothing starts until ``start()``.
     ///
@@ -50,11 +53,28 @@ public actor ServerNode {
             "database ready",
             ["server_version": version, "embedded": String(isEmbedded), "schema_version": String(schemaVersion)]
         )
-        return Database(isEmbedded: isEmbedded, serverVersion: version, schemaVersion: schemaVersion)
+        let database = Database(isEmbedded: isEmbedded, serverVersion: version, schemaVersion: schemaVersion)
+        self.rpc = try await RPCEndpoint.start(
+            configuration: self.configuration,
+            dataDirectory: self.dataDirectory,
+            database: database,
+            connectionString: connectionString,
+            logger: self.logger
+        )
+        return database
+    }
+
+    /// The port the RPC server listens on, once started.
+    public var rpcPort: UInt16? {
+        self.rpc?.port
     }
 
     /// Stops what ``start()`` started; safe to call when nothing was started.
     public func stop() async throws {
+        if let rpc = self.rpc {
+            await rpc.stop(timeout: self.configuration.shutdownTimeout)
+            self.rpc = nil
+        }
         self.upkeep?.cancel()
         self.upkeep = nil
         if let embedded = self.embedded {

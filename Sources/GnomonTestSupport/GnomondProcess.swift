@@ -31,6 +31,8 @@ public final class GnomondProcess: Sendable {
     ) throws {
         var childEnvironment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("GNOMON_") }
         childEnvironment["GNOMON_LOG_FORMAT"] = "json"
+        // Tests run several servers at once: each listens on a port of its own.
+        childEnvironment["GNOMON_LISTEN"] = "127.0.0.1:0"
         childEnvironment.merge(environment) { _, new in new }
         var words = [executable] + arguments
         if let user {

@@ -17,16 +17,25 @@ struct BenchCluster {
 
     /// The folder holding the cluster, removed by ``remove()``.
     let folder: String
+    /// The settings the server runs with: ``settings`` and the caller's overrides.
+    let serverSettings: [String: String]
     private let postgres: EmbeddedPostgres
     private let dataDirectory: String
 
     /// Creates the folder; the cluster itself is created by ``start()``.
-    static func make() throws -> BenchCluster {
+    ///
+    /// - Parameter overrides: Server settings added to or replacing ``settings``.
+    static func make(overrides: [String: String]) throws -> BenchCluster {
         let folder = try Self.makeTemporaryFolder()
         var configuration = EmbeddedPostgres.Configuration(dataDirectory: folder + "/data")
-        configuration.settings = Self.settings
+        configuration.settings = Self.settings.merging(overrides) { _, override in override }
         let postgres = EmbeddedPostgres(configuration: configuration, logger: .disabled)
-        return BenchCluster(folder: folder, postgres: postgres, dataDirectory: configuration.dataDirectory)
+        return BenchCluster(
+            folder: folder,
+            serverSettings: configuration.settings,
+            postgres: postgres,
+            dataDirectory: configuration.dataDirectory
+        )
     }
 
     /// Creates the cluster, starts its server and returns how to reach it.
@@ -44,10 +53,11 @@ struct BenchCluster {
         try FileManager.default.removeItem(atPath: self.folder)
     }
 
-    /// The settings as one line for the report, fsync included since it is left on.
-    static var settingsSummary: String {
-        let given = self.settings.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
-        return (given + ["fsync=on (default)"]).joined(separator: ", ")
+    /// Settings as one line for the report, fsync included when it is left on.
+    static func summary(of settings: [String: String]) -> String {
+        let given = settings.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+        let fsync = settings["fsync"] == nil ? ["fsync=on (default)"] : []
+        return (given + fsync).joined(separator: ", ")
     }
 
     /// Creates `/tmp/gnomon-bench-XXXXXX`, searchable by the `postgres` account a root run uses.

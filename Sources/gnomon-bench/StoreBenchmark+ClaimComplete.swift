@@ -18,24 +18,28 @@ extension StoreBenchmark {
 
     /// Measures claim + complete through JobStore and through bare libpq, at batches of 1 and 100.
     ///
-    /// Each driver runs twice per batch size, in the order JobStore, raw, raw, JobStore, so a
-    /// machine that slows down or speeds up during the run favours neither. Before each turn
-    /// the pending jobs are topped up and the live table vacuumed.
+    /// The machine is shared, so the drivers take turns of about two seconds in the order
+    /// JobStore, raw, raw, JobStore, and so on: a burst of load from elsewhere lands on both
+    /// alike. Before each turn the pending jobs are topped up and the live table vacuumed, so
+    /// that no turn pays for the dead rows of the one before.
     func measureClaimComplete() throws {
         let storeLoop = StoreClaimLoop(store: self.store, connection: self.connection, node: BenchNames.node)
         let rawLoop = try RawClaimLoop(connectionString: self.connectionString, node: BenchNames.node)
         try self.warmUp([storeLoop, rawLoop])
         try self.checkRawStatements()
 
+        let turnsEach = max(1, self.options.claimSeconds / 2)
+        let turnLength = Duration.seconds(self.options.claimSeconds) / turnsEach
+        let pattern: [(Int, any ClaimCompleteLoop)] = [(0, storeLoop), (1, rawLoop), (1, rawLoop), (0, storeLoop)]
         for batch in [1, 100] {
+            self.progress("claim + complete, batch \(batch): \(turnsEach) turns of each driver")
             var tallies = [ThroughputTally(), ThroughputTally()]
-            let turns: [(Int, any ClaimCompleteLoop)] = [(0, storeLoop), (1, rawLoop), (1, rawLoop), (0, storeLoop)]
-            for (index, loop) in turns {
+            for turn in 0..<(2 * turnsEach) {
+                let (index, loop) = pattern[turn % pattern.count]
                 try self.refillPending(to: self.options.bulkJobs)
-                self.progress("claim + complete, batch \(batch), \(loop.name)")
-                let turn = try self.drive(loop, batch: batch, for: .seconds(self.options.claimSeconds) / 2)
-                tallies[index].jobs += turn.jobs
-                tallies[index].elapsed += turn.elapsed
+                let tally = try self.drive(loop, batch: batch, for: turnLength)
+                tallies[index].jobs += tally.jobs
+                tallies[index].elapsed += tally.elapsed
             }
             self.reportClaimComplete(batch: batch, store: tallies[0], raw: tallies[1])
         }

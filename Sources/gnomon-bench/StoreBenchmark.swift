@@ -31,8 +31,10 @@ final class StoreBenchmark {
     }
 
     /// Measures everything in order and returns the report as Markdown.
-    func run() throws -> String {
-        self.describeSettings()
+    ///
+    /// - Parameter serverSettings: The settings the server was started with, for the report.
+    func run(serverSettings: [String: String]) throws -> String {
+        self.describeSettings(serverSettings)
         try self.measureBulkInsert()
         try self.measureClaimComplete()
         try self.measureDueQuery()
@@ -45,12 +47,12 @@ final class StoreBenchmark {
         printError("[\(Self.timestamp())] \(message)")
     }
 
-    private func describeSettings() {
+    private func describeSettings(_ serverSettings: [String: String]) {
         let version = (try? self.connection.query("SHOW server_version").first?[0]) ?? "unknown"
         self.report.addSection(
             "Settings",
             """
-            PostgreSQL \(version), embedded, over its unix socket; \(BenchCluster.settingsSummary); \
+            PostgreSQL \(version), embedded, over its unix socket; \(BenchCluster.summary(of: serverSettings)); \
             other settings at their defaults. \(self.store.shardCount) shards (the migrations' default). \
             One client connection per driver, autocommit: each claim and each complete is its own \
             transaction. The benchmark connects as the cluster's superuser, so row-level security \

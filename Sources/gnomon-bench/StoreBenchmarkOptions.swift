@@ -14,6 +14,8 @@ struct StoreBenchmarkOptions: Sendable {
     var pendingRows = 1_000_000
     /// How many timed runs of the due-job query each size gets.
     var dueQueryRuns = 500
+    /// Server settings added to or overriding ``BenchCluster/settings``, for experiments.
+    var serverSettings: [String: String] = [:]
 
     /// The parser of the `store` subcommand's options.
     static let parser = OptionParser(
@@ -37,6 +39,11 @@ struct StoreBenchmarkOptions: Sendable {
                 default: "1000000",
                 help: "Pending rows for the last due-job query size and the steady state."
             ),
+            .value(
+                "set",
+                valueName: "NAME=VALUE",
+                help: "A PostgreSQL server setting to add or override; may be repeated. The report lists it."
+            ),
         ],
         examples: [
             .init("A quick trial.", command: "gnomon-bench store --minutes 1 --claim-seconds 4 --pending 200000"),
@@ -57,5 +64,22 @@ struct StoreBenchmarkOptions: Sendable {
         self.claimSeconds = try values.integer("claim-seconds", in: 1...600) ?? self.claimSeconds
         self.bulkJobs = try values.integer("bulk-jobs", in: 1_000...10_000_000) ?? self.bulkJobs
         self.pendingRows = try values.integer("pending", in: 10_000...10_000_000) ?? self.pendingRows
+        self.serverSettings = try Self.settings(values.strings("set"))
+    }
+
+    private static func settings(_ pairs: [String]) throws(UsageError) -> [String: String] {
+        var settings: [String: String] = [:]
+        for pair in pairs {
+            let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, !parts[0].isEmpty else {
+                throw UsageError(
+                    code: .invalidValue,
+                    message: "option '--set' expects NAME=VALUE, such as autovacuum_naptime=10s, got '\(pair)'",
+                    option: "--set"
+                )
+            }
+            settings[parts[0]] = parts[1]
+        }
+        return settings
     }
 }

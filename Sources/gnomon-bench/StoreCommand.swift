@@ -33,13 +33,15 @@ enum StoreCommand {
 
     /// Starts a cluster, runs the benchmark on a thread of its own, and removes the cluster.
     private static func measure(_ options: StoreBenchmarkOptions) async throws -> String {
-        let cluster = try BenchCluster.make()
+        let cluster = try BenchCluster.make(overrides: options.serverSettings)
         printError("starting PostgreSQL in \(cluster.folder)")
         let markdown: String
         do {
             let connectionString = try await cluster.start().socketConnectionString
+            let settings = cluster.serverSettings
             markdown = try await BlockingThread.run(name: "gnomon-bench store") {
-                try StoreBenchmark(options: options, connectionString: connectionString).run()
+                let benchmark = try StoreBenchmark(options: options, connectionString: connectionString)
+                return try benchmark.run(serverSettings: settings)
             }
         } catch {
             try? await cluster.remove()

@@ -31,6 +31,40 @@ struct GnomondProcessTests {
         #expect(gnomond.logRecords.last?["message"] == "gnomond stopped")
     }
 
+    @Test("gnomon status answers over TLS from gnomond --dev, and refuses an unknown certificate")
+    func statusOverTLS() async throws {
+        let folder = try TestPostgres.makeTemporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+
+        let gnomond = try GnomondProcess(arguments: ["--dev"], directory: folder)
+        let listening = try await gnomond.waitForLog("listening")
+        let address = try #require(listening["address"])
+        let caFile = try #require(listening["ca_file"])
+        let hint = try await gnomond.waitForLog("connect with")
+        #expect(hint["command"]?.contains("--ca \(caFile) status") == true)
+
+        let cli = GnomondProcess.builtExecutable().replacingOccurrences(of: "/gnomond", with: "/gnomon")
+        let status = try GnomondProcess(
+            executable: cli, arguments: ["--server", address, "--ca", caFile, "-o", "json", "status"], directory: folder
+        )
+        #expect(try await status.waitForExit() == 0)
+        let answer = try #require(
+            try JSONSerialization.jsonObject(with: Data(status.standardOutput.utf8)) as? [String: Any]
+        )
+        #expect(answer["protocol"] as? String == "gnomon/1")
+        #expect((answer["database"] as? [String: Any])?["state"] as? String == "ready")
+        #expect((answer["node_id"] as? String)?.isEmpty == false)
+
+        // Without the development CA, the server's certificate cannot be trusted: exit 3.
+        let untrusted = try GnomondProcess(
+            executable: cli, arguments: ["--server", address, "status"], directory: folder)
+        #expect(try await untrusted.waitForExit() == 3)
+        #expect(untrusted.standardError.contains("certificate verify failed"))
+
+        gnomond.child.send(SIGTERM)
+        #expect(try await gnomond.waitForExit() == 0)
+    }
+
     @Test("after SIGKILL, starting again in the same folder works")
     func restartsAfterKill() async throws {
         let folder = try TestPostgres.makeTemporaryFolder()
@@ -119,7 +153,8 @@ struct GnomondProcessTests {
             let ready = try await gnomond.waitForLog("database ready")
             #expect(ready["embedded"] == "false")
             #expect(ready["server_version"]?.hasPrefix("1") == true)
-            #expect(!FileManager.default.fileExists(atPath: folder + "/.gnomon"))
+            // The data folder holds only the development certificate: no cluster of its own.
+            #expect(!FileManager.default.fileExists(atPath: folder + "/.gnomon/postgres"))
             #expect(try await database.recordedVersions() == Migrations.all.map(\.version))
 
             gnomond.child.send(SIGTERM)

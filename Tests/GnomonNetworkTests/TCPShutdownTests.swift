@@ -1,0 +1,62 @@
+import Glibc
+import GnomonNetwork
+import Testing
+
+extension SocketTests {
+    @Suite("TCP shutdown")
+    struct TCPShutdownTests {
+        @Test("shutting the server's group down closes every connection, tells every handler, and leaks no descriptor")
+        func shutdownClosesEverything() async throws {
+            let before = openDescriptorCount()
+            let server = try EventLoopGroup(threads: 2, name: "sd-server")
+            let clients = try EventLoopGroup(threads: 2, name: "sd-client")
+            let accepted = ServerProbes()
+            let listener = try await TCPListener.bind(
+                host: "127.0.0.1", port: 0, group: server, handler: accepted.makeHandler())
+
+            var probes: [ConnectionProbe] = []
+            for index in 0..<20 {
+                let (client, probe) = try await TCPConnection.connectProbe(port: listener.port, on: clients.next())
+                client.send([UInt8(index)])
+                probes.append(probe)
+            }
+            #expect(await eventually { probes.allSatisfy { $0.receivedCount == 1 } })
+            #expect(openDescriptorCount() >= before + 41)
+
+            await server.shutdown()
+            #expect(accepted.count == 20)
+            for probe in accepted.probes.current {
+                #expect(probe.closed.current?.errno == ESHUTDOWN)
+            }
+            #expect(listener.limiter.connectionCount == 0)
+            #expect(await eventually { probes.allSatisfy(\.isClosed) })
+
+            await clients.shutdown()
+            #expect(await eventually(timeout: .seconds(2)) { openDescriptorCount() == before })
+        }
+
+        @Test("connections closed by either side release their descriptors before the loops stop")
+        func closedConnectionsReleaseDescriptors() async throws {
+            let group = try EventLoopGroup(threads: 2, name: "sd-close")
+            let accepted = ServerProbes()
+            let listener = try await TCPListener.bind(
+                host: "127.0.0.1", port: 0, group: group, handler: accepted.makeHandler())
+            let before = openDescriptorCount()
+
+            for round in 0..<30 {
+                let (client, probe) = try await TCPConnection.connectProbe(port: listener.port, on: group.next())
+                client.send([UInt8(round)])
+                #expect(await eventually { probe.receivedCount == 1 })
+                if round.isMultiple(of: 2) {
+                    client.eventLoop.execute { client.close() }
+                } else {
+                    client.eventLoop.execute { client.abort() }
+                }
+                #expect(await eventually { probe.isClosed })
+            }
+            #expect(await eventually { listener.limiter.connectionCount == 0 })
+            #expect(await eventually(timeout: .seconds(2)) { openDescriptorCount() == before })
+            await group.shutdown()
+        }
+    }
+}
