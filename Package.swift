@@ -93,7 +93,7 @@ let package = Package(
         ),
         .testTarget(
             name: "GnomonNetworkTests",
-            dependencies: ["GnomonNetwork"],
+            dependencies: ["GnomonNetwork", "GnomonProtocol", "GnomonCore"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -13,6 +13,8 @@ public final class RPCChannel: Sendable {
         public var port: UInt16
         /// The name the server's certificate must be valid for; the host by default.
         public var serverName: String?
+        /// The frame size, timeouts and stream limit; calls beyond the server's limit of open
+        /// streams, which these limits should match, wait for a call to end.
         public var limits: ProtocolLimits
         public var connectTimeout: Duration
         /// The first and the longest wait before reconnecting after failures.
@@ -41,6 +43,8 @@ public final class RPCChannel: Sendable {
 
     private struct State {
         var connection: RPCClientConnection?
+        /// The connection attempt under way, which every call needing a connection waits for.
+        var connecting: Task<Result<RPCClientConnection, CallStatus>, Never>?
         var failures = 0
         var retryAfter: ContinuousClock.Instant?
         var closed = false
@@ -75,14 +79,20 @@ public final class RPCChannel: Sendable {
         deadline: ContinuousClock.Instant? = nil
     ) async throws(CallStatus) -> [UInt8] {
         let connection = try await self.connection(deadline: deadline)
-        let streamID = Mutex<UInt64?>(nil)
+        let ticket = CallTicket()
         let result = await withTaskCancellationHandler {
-            await withCheckedContinuation { continuation in
+            await withCheckedContinuation { (continuation: CheckedContinuation<Result<[UInt8], CallStatus>, Never>) in
                 let accepted = connection.eventLoop.execute {
-                    let id = connection.start(
+                    guard !ticket.isCancelled else {
+                        continuation.resume(returning: .failure(CallTicket.cancelledStatus))
+                        return
+                    }
+                    let streamID = connection.start(
                         method: method, metadata: metadata, payload: payload, deadline: deadline,
                         pending: .unary(continuation))
-                    streamID.withLock { $0 = id }
+                    if !ticket.started(streamID, on: connection) {
+                        connection.cancel(streamID: streamID)
+                    }
                 }
                 if !accepted {
                     continuation.resume(
@@ -90,13 +100,66 @@ public final class RPCChannel: Sendable {
                 }
             }
         } onCancel: {
-            _ = connection.eventLoop.execute {
-                if let id = streamID.withLock({ $0 }) {
-                    connection.cancel(streamID: id)
-                }
+            // A task cancelled before the call started is caught by the ticket when it starts.
+            if let (connection, streamID) = ticket.cancel() {
+                _ = connection.eventLoop.execute { connection.cancel(streamID: streamID) }
             }
         }
         return try result.get()
+    }
+
+    /// Makes a server-streaming call.
+    ///
+    /// The call starts at once. Its messages arrive through the stream, which finishes when
+    /// the server ends the call with OK and throws the call's ``CallStatus`` otherwise.
+    /// Cancelling the task that iterates, or dropping the stream before it finishes, cancels
+    /// the call on the server too.
+    ///
+    /// - Parameters:
+    ///   - method: A server-streaming method, from ``MethodDescriptor``.
+    ///   - payload: The serialized request.
+    ///   - metadata: Credentials, idempotency key and trace context.
+    ///   - deadline: When to give up; the server is told, and gives up too.
+    /// - Returns: The serialized stream messages, in order.
+    public func serverStreaming(
+        _ method: MethodDescriptor,
+        payload: [UInt8],
+        metadata: V1.CallMetadata = V1.CallMetadata(),
+        deadline: ContinuousClock.Instant? = nil
+    ) -> AsyncThrowingStream<[UInt8], any Error> {
+        let (stream, continuation) = AsyncThrowingStream<[UInt8], any Error>.makeStream()
+        let ticket = CallTicket()
+        continuation.onTermination = { termination in
+            guard case .cancelled = termination, let (connection, streamID) = ticket.cancel() else {
+                return
+            }
+            _ = connection.eventLoop.execute { connection.cancel(streamID: streamID) }
+        }
+        Task {
+            let connection: RPCClientConnection
+            do {
+                connection = try await self.connection(deadline: deadline)
+            } catch {
+                continuation.finish(throwing: error)
+                return
+            }
+            let accepted = connection.eventLoop.execute {
+                guard !ticket.isCancelled else {
+                    continuation.finish(throwing: CallTicket.cancelledStatus)
+                    return
+                }
+                let streamID = connection.start(
+                    method: method, metadata: metadata, payload: payload, deadline: deadline,
+                    pending: .streaming(continuation))
+                if !ticket.started(streamID, on: connection) {
+                    connection.cancel(streamID: streamID)
+                }
+            }
+            if !accepted {
+                continuation.finish(throwing: CallStatus(code: .unavailable, message: "the client is shut down"))
+            }
+        }
+        return stream
     }
 
     /// Closes the connection; calls in flight fail with `UNAVAILABLE`, later calls too.
@@ -112,11 +175,19 @@ public final class RPCChannel: Sendable {
     }
 
     /// The current connection, or a new one once the backoff allows.
+    ///
+    /// Calls that find no usable connection share one attempt to make it, so a burst of calls
+    /// opens one connection rather than one each.
     private func connection(deadline: ContinuousClock.Instant?) async throws(CallStatus) -> RPCClientConnection {
         while true {
-            let (current, closed, retryAfter) = self.state.withLock { ($0.connection, $0.closed, $0.retryAfter) }
+            let (current, closed, retryAfter, attempt) = self.state.withLock {
+                ($0.connection, $0.closed, $0.retryAfter, $0.connecting)
+            }
             if closed {
                 throw CallStatus(code: .unavailable, message: "the channel is closed")
+            }
+            if let attempt {
+                return try await attempt.value.get()
             }
             if let current, await Self.isUsable(current) {
                 return current
@@ -128,27 +199,51 @@ public final class RPCChannel: Sendable {
                 try? await Task.sleep(until: retryAfter, clock: .continuous)
             }
             if Task.isCancelled {
-                throw CallStatus(code: .cancelled, message: "the call was cancelled by the caller")
+                throw CallTicket.cancelledStatus
             }
-            do {
-                let connection = try await self.connect()
-                self.state.withLock { state in
-                    state.connection = connection
-                    state.failures = 0
-                    state.retryAfter = nil
+            let started = self.state.withLock { state in
+                // Another call may have connected, or started connecting, while this one looked.
+                if state.connecting == nil && state.connection === current && !state.closed {
+                    state.connecting = Task { await self.connectAndRecord() }
                 }
-                return connection
-            } catch {
-                let delay = self.state.withLock { state in
-                    state.failures += 1
-                    let delay = self.backoff(failures: state.failures)
-                    state.retryAfter = .now + delay
-                    return delay
-                }
-                _ = delay
-                throw error
+                return state.connecting
+            }
+            if let started {
+                return try await started.value.get()
             }
         }
+    }
+
+    /// Connects, and records the outcome for the calls that follow.
+    private func connectAndRecord() async -> Result<RPCClientConnection, CallStatus> {
+        let result: Result<RPCClientConnection, CallStatus>
+        do {
+            result = .success(try await self.connect())
+        } catch {
+            result = .failure(error)
+        }
+        let unwanted = self.state.withLock { state -> RPCClientConnection? in
+            state.connecting = nil
+            switch result {
+            case .success(let connection):
+                state.failures = 0
+                state.retryAfter = nil
+                guard !state.closed else {
+                    return connection
+                }
+                state.connection = connection
+
+            case .failure:
+                state.failures += 1
+                state.retryAfter = .now + self.backoff(failures: state.failures)
+            }
+            return nil
+        }
+        if let unwanted {
+            _ = unwanted.eventLoop.execute { unwanted.close() }
+            return .failure(CallStatus(code: .unavailable, message: "the channel is closed"))
+        }
+        return result
     }
 
     private func connect() async throws(CallStatus) -> RPCClientConnection {
@@ -210,5 +305,58 @@ private final class SessionHolder: @unchecked Sendable {
     func take() -> TLSSession {
         defer { self.session = nil }
         return self.session!
+    }
+}
+
+/// Where one call stands, so that a cancellation from any thread reaches it on its loop.
+private final class CallTicket: Sendable {
+    private enum State {
+        case waiting
+        case started(RPCClientConnection, streamID: UInt64)
+        case cancelled
+    }
+
+    static let cancelledStatus = CallStatus(code: .cancelled, message: "the call was cancelled by the caller")
+
+    private let state = Mutex(State.waiting)
+
+    /// Whether the caller cancelled before the call started.
+    var isCancelled: Bool {
+        self.state.withLock { state in
+            if case .cancelled = state {
+                return true
+            }
+            return false
+        }
+    }
+
+    /// Records where the call runs.
+    ///
+    /// - Returns: `false` when the caller cancelled meanwhile: cancel the call now.
+    func started(_ streamID: UInt64, on connection: RPCClientConnection) -> Bool {
+        self.state.withLock { state in
+            guard case .waiting = state else {
+                return false
+            }
+            state = .started(connection, streamID: streamID)
+            return true
+        }
+    }
+
+    /// Records the caller's cancellation.
+    ///
+    /// - Returns: Where the call runs, when it has started: cancel it there.
+    func cancel() -> (RPCClientConnection, UInt64)? {
+        self.state.withLock { state in
+            switch state {
+            case .waiting:
+                state = .cancelled
+                return nil
+            case .started(let connection, let streamID):
+                return (connection, streamID)
+            case .cancelled:
+                return nil
+            }
+        }
     }
 }

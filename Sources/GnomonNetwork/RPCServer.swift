@@ -31,7 +31,8 @@ public final class RPCServer: Sendable {
         }
     }
 
-    private let listener: TCPListener
+    /// The listening socket, whose limiter counts connections from accept on, handshake or not.
+    let listener: TCPListener
     private let registry: ConnectionRegistry
 
     private init(listener: TCPListener, registry: ConnectionRegistry) {
@@ -88,6 +89,7 @@ public final class RPCServer: Sendable {
     /// flight to finish, then closes what is left.
     public func shutdown(timeout: Duration) async {
         await self.listener.close()
+        self.registry.beginShutdown()
         self.registry.onEachLoop { $0.beginGracefulShutdown() }
         let deadline = ContinuousClock.now + timeout
         while self.registry.count > 0 && ContinuousClock.now < deadline {
@@ -99,23 +101,40 @@ public final class RPCServer: Sendable {
 
 /// The open connections of a server, so that shutdown can reach each on its own loop.
 final class ConnectionRegistry: Sendable {
-    private let connections = Mutex<[ObjectIdentifier: (RPCServerConnection, EventLoop)]>([:])
-
-    var count: Int {
-        self.connections.withLock { $0.count }
+    private struct State {
+        var connections: [ObjectIdentifier: (RPCServerConnection, EventLoop)] = [:]
+        var isShuttingDown = false
     }
 
-    func add(_ connection: RPCServerConnection, loop: EventLoop) {
-        self.connections.withLock { $0[ObjectIdentifier(connection)] = (connection, loop) }
+    private let state = Mutex(State())
+
+    var count: Int {
+        self.state.withLock { $0.connections.count }
+    }
+
+    /// Adds a connection whose handshake completed.
+    ///
+    /// - Returns: `false` when the server began shutting down meanwhile: the connection,
+    ///   which the shutdown did not reach, must drain at once.
+    func add(_ connection: RPCServerConnection, loop: EventLoop) -> Bool {
+        self.state.withLock { state in
+            state.connections[ObjectIdentifier(connection)] = (connection, loop)
+            return !state.isShuttingDown
+        }
     }
 
     func remove(_ connection: RPCServerConnection) {
-        _ = self.connections.withLock { $0.removeValue(forKey: ObjectIdentifier(connection)) }
+        _ = self.state.withLock { $0.connections.removeValue(forKey: ObjectIdentifier(connection)) }
+    }
+
+    /// Makes connections that complete their handshake from now on drain at once.
+    func beginShutdown() {
+        self.state.withLock { $0.isShuttingDown = true }
     }
 
     /// Runs `body` for each connection on that connection's loop.
     func onEachLoop(_ body: @escaping @Sendable (RPCServerConnection) -> Void) {
-        let all = self.connections.withLock { Array($0.values) }
+        let all = self.state.withLock { Array($0.connections.values) }
         for (connection, loop) in all {
             _ = loop.execute { body(connection) }
         }

@@ -43,6 +43,8 @@ final class RPCServerConnection: SecureChannelHandler, @unchecked Sendable {
     private let registry: ConnectionRegistry
     private var channel: SecureChannel?
     private var handlers: [UInt64: Task<Void, Never>] = [:]
+    /// Streaming handlers waiting for room in the write buffer, by stream.
+    private var blockedSenders: [UInt64: CheckedContinuation<Bool, Never>] = [:]
     private var tickTimer: TimerID?
     private var outbound: [UInt8] = []
     /// The largest answer that fits in a frame with room for the frame's other fields.
@@ -62,8 +64,12 @@ final class RPCServerConnection: SecureChannelHandler, @unchecked Sendable {
 
     func channelActive(_ channel: SecureChannel) {
         self.channel = channel
-        self.registry.add(self, loop: channel.eventLoop)
+        let isServing = self.registry.add(self, loop: channel.eventLoop)
         self.scheduleTick()
+        if !isServing {
+            // Accepted before the server began shutting down, and past the handshake only after.
+            self.beginGracefulShutdown()
+        }
     }
 
     func plaintextReceived(_ bytes: UnsafeRawBufferPointer, on channel: SecureChannel) {
@@ -86,16 +92,22 @@ final class RPCServerConnection: SecureChannelHandler, @unchecked Sendable {
     }
 
     func writabilityChanged(isWritable: Bool, on channel: SecureChannel) {
-        // A client that does not read its answers stops being read from.
+        // A client that does not read its answers stops being read from, and streamed to.
         channel.setReadingPaused(!isWritable)
+        if isWritable {
+            let blocked = self.blockedSenders.values
+            self.blockedSenders.removeAll()
+            for sender in blocked {
+                sender.resume(returning: true)
+            }
+        }
     }
 
     func channelClosed(_ error: (any Error)?, on channel: SecureChannel) {
         _ = self.machine.connectionClosed()
-        for handler in self.handlers.values {
-            handler.cancel()
+        for streamID in Array(self.handlers.keys) {
+            self.stopHandler(streamID: streamID)
         }
-        self.handlers.removeAll()
         self.registry.remove(self)
         self.channel = nil
     }
@@ -123,7 +135,7 @@ final class RPCServerConnection: SecureChannelHandler, @unchecked Sendable {
                 self.start(request)
 
             case .cancelHandler(let streamID, _):
-                self.handlers.removeValue(forKey: streamID)?.cancel()
+                self.stopHandler(streamID: streamID)
 
             case .close(let reason):
                 self.flush()
@@ -143,6 +155,12 @@ final class RPCServerConnection: SecureChannelHandler, @unchecked Sendable {
             let status = CallStatus(code: .internal, message: "the answer could not be framed: \(error.message)")
             self.perform(self.machine.handlerFinished(streamID: frame.streamID, status: status))
         }
+    }
+
+    /// Cancels a handler's task and wakes it if it waits to send; loop thread only.
+    private func stopHandler(streamID: UInt64) {
+        self.handlers.removeValue(forKey: streamID)?.cancel()
+        self.blockedSenders.removeValue(forKey: streamID)?.resume(returning: false)
     }
 
     private func flush() {
@@ -224,7 +242,16 @@ final class RPCServerConnection: SecureChannelHandler, @unchecked Sendable {
                 }
                 self.perform(self.machine.handlerSentStreamMessage(streamID: streamID, payload: payload))
                 self.flush()
-                continuation.resume(returning: self.handlers[streamID] != nil)
+                guard self.handlers[streamID] != nil else {
+                    continuation.resume(returning: false)
+                    return
+                }
+                if self.channel?.isWritable ?? false {
+                    continuation.resume(returning: true)
+                } else {
+                    // The client reads slower than the handler writes: the handler waits for room.
+                    self.blockedSenders[streamID] = continuation
+                }
             }
             if !accepted {
                 continuation.resume(returning: false)

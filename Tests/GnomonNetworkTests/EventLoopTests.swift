@@ -208,13 +208,14 @@ extension SocketTests {
 
         @Test("starting and shutting down loops leaves no descriptor open")
         func loopsReleaseDescriptors() async throws {
-            let before = openDescriptorCount()
+            let before = DescriptorSnapshot.take()
             for _ in 0..<3 {
                 let group = try EventLoopGroup(threads: 2, name: "test-fds")
                 _ = try await group.next().submit { 1 }
+                #expect(DescriptorSnapshot.take().opened(since: before, ports: []).count == 4)
                 await group.shutdown()
             }
-            #expect(openDescriptorCount() == before)
+            #expect(DescriptorSnapshot.take().opened(since: before, ports: []) == [])
         }
     }
 }

@@ -81,6 +81,60 @@ private final class WriteThenCloseHandler: TCPConnectionHandler {
     }
 }
 
+/// Streams numbered blocks from a task, each hopping onto the loop, and waits for room when full.
+private final class StreamingHandler: TCPConnectionHandler, @unchecked Sendable {
+    let blocks: Int
+    let blockSize: Int
+    let produced = Recorder(0)
+    // The member below belongs to the connection's loop.
+    private var waiting: CheckedContinuation<Void, Never>?
+
+    init(blocks: Int, blockSize: Int) {
+        self.blocks = blocks
+        self.blockSize = blockSize
+    }
+
+    func connectionActive(_ connection: TCPConnection) {
+        Task {
+            for index in 0..<self.blocks {
+                await self.send(index, on: connection)
+            }
+        }
+    }
+
+    func bytesReceived(_ bytes: UnsafeRawBufferPointer, on connection: TCPConnection) {}
+
+    func writabilityChanged(isWritable: Bool, on connection: TCPConnection) {
+        if isWritable {
+            self.waiting?.resume()
+            self.waiting = nil
+        }
+    }
+
+    func connectionClosed(_ error: SystemError?, on connection: TCPConnection) {
+        self.waiting?.resume()
+        self.waiting = nil
+    }
+
+    /// Writes one block on the loop, returning once the connection has room for the next.
+    private func send(_ index: Int, on connection: TCPConnection) async {
+        let block = [UInt8](repeating: UInt8(truncatingIfNeeded: index), count: self.blockSize)
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let accepted = connection.eventLoop.execute {
+                self.produced.update { $0 += 1 }
+                if connection.write(block) || !connection.isActive {
+                    continuation.resume()
+                } else {
+                    self.waiting = continuation
+                }
+            }
+            if !accepted {
+                continuation.resume()
+            }
+        }
+    }
+}
+
 extension SocketTests {
     @Suite("TCP backpressure")
     struct TCPBackpressureTests {
@@ -107,8 +161,13 @@ extension SocketTests {
                 return state.map { !$0.0 && $0.1 } ?? false
             }
             #expect(stuck)
-            // Let the flood settle: with both sides paused, nothing more moves.
-            try await Task.sleep(for: .milliseconds(200))
+            // The flood settles once the client's own buffer is full too; then nothing moves.
+            let settled = await eventually {
+                let before = written.current
+                try? await Task.sleep(for: .milliseconds(100))
+                return written.current == before
+            }
+            #expect(settled)
             let writtenThen = written.current
             let buffered = try await flooded.eventLoop.submit { flooded.bufferedByteCount }
             try await Task.sleep(for: .milliseconds(200))
@@ -138,7 +197,8 @@ extension SocketTests {
                 host: "127.0.0.1", port: 0, group: group,
                 configuration: TCPListener.Configuration(connection: Self.small), handler: accepted.makeHandler())
             let (client, probe) = try await TCPConnection.connectProbe(
-                port: listener.port, on: group.loops[0], configuration: Self.small, pausesAtStart: true)
+                port: listener.port, on: group.loops[0], configuration: Self.small, pausesAtStart: true,
+                keepsBytes: false)
             #expect(await eventually { accepted.count == 1 })
             let server = try #require(accepted.probes.current[0].connection.current)
 
@@ -168,6 +228,32 @@ extension SocketTests {
             let drained = try await server.eventLoop.submit { (server.isWritable, server.isReadingPaused) }
             #expect(drained.0 && !drained.1)
 
+            await group.shutdown()
+        }
+
+        @Test("a producer that waits for writability stops for a paused reader and delivers everything once it reads")
+        func producerWaitsForRoom() async throws {
+            let group = try EventLoopGroup(threads: 2, name: "bp-stream")
+            let blocks = 1024
+            let blockSize = 64 * 1024
+            let producer = Recorder<StreamingHandler?>(nil)
+            let listener = try await TCPListener.bind(host: "127.0.0.1", port: 0, group: group) { _ in
+                let handler = StreamingHandler(blocks: blocks, blockSize: blockSize)
+                producer.update { $0 = handler }
+                return handler
+            }
+            let (client, probe) = try await TCPConnection.connectProbe(
+                port: listener.port, on: group.loops[0], pausesAtStart: true, keepsBytes: false)
+
+            try await Task.sleep(for: .milliseconds(500))
+            let producedWhilePaused = producer.current?.produced.current ?? 0
+            // The write buffer and the kernel's buffers between the two hold a few MiB, not 64.
+            #expect(producedWhilePaused > 0)
+            #expect(producedWhilePaused < 256)
+
+            client.eventLoop.execute { client.setReadingPaused(false) }
+            #expect(await eventually { probe.receivedCount == blocks * blockSize })
+            #expect(producer.current?.produced.current == blocks)
             await group.shutdown()
         }
 

@@ -144,7 +144,7 @@ extension SocketTests {
             let group = try EventLoopGroup(threads: 1, name: "idle")
             let accepted = ServerProbes()
             let configuration = TCPListener.Configuration(
-                connection: TCPConnection.Configuration(idleTimeout: .milliseconds(200)))
+                connection: TCPConnection.Configuration(idleTimeout: .milliseconds(400)))
             let listener = try await TCPListener.bind(
                 host: "127.0.0.1", port: 0, group: group, configuration: configuration,
                 handler: accepted.makeHandler())
@@ -152,9 +152,9 @@ extension SocketTests {
             let (_, idleProbe) = try await TCPConnection.connectProbe(port: listener.port, on: group.next())
             let (busy, busyProbe) = try await TCPConnection.connectProbe(port: listener.port, on: group.next())
             let started = ContinuousClock.now
-            while ContinuousClock.now - started < .milliseconds(500) {
+            while ContinuousClock.now - started < .milliseconds(900) {
                 busy.send([1])
-                try await Task.sleep(for: .milliseconds(50))
+                try await Task.sleep(for: .milliseconds(25))
             }
 
             #expect(idleProbe.isClosed)

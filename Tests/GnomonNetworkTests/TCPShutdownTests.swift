@@ -7,7 +7,7 @@ extension SocketTests {
     struct TCPShutdownTests {
         @Test("shutting the server's group down closes every connection, tells every handler, and leaks no descriptor")
         func shutdownClosesEverything() async throws {
-            let before = openDescriptorCount()
+            let before = DescriptorSnapshot.take()
             let server = try EventLoopGroup(threads: 2, name: "sd-server")
             let clients = try EventLoopGroup(threads: 2, name: "sd-client")
             let accepted = ServerProbes()
@@ -21,7 +21,9 @@ extension SocketTests {
                 probes.append(probe)
             }
             #expect(await eventually { probes.allSatisfy { $0.receivedCount == 1 } })
-            #expect(openDescriptorCount() >= before + 41)
+            let ports: Set = [listener.port]
+            // 20 clients, 20 accepted, the listener, and an epoll instance and an eventfd per loop.
+            #expect(DescriptorSnapshot.take().opened(since: before, ports: ports).count == 49)
 
             await server.shutdown()
             #expect(accepted.count == 20)
@@ -32,7 +34,7 @@ extension SocketTests {
             #expect(await eventually { probes.allSatisfy(\.isClosed) })
 
             await clients.shutdown()
-            #expect(await eventually(timeout: .seconds(2)) { openDescriptorCount() == before })
+            #expect(DescriptorSnapshot.take().opened(since: before, ports: ports) == [])
         }
 
         @Test("connections closed by either side release their descriptors before the loops stop")
@@ -41,7 +43,7 @@ extension SocketTests {
             let accepted = ServerProbes()
             let listener = try await TCPListener.bind(
                 host: "127.0.0.1", port: 0, group: group, handler: accepted.makeHandler())
-            let before = openDescriptorCount()
+            let before = DescriptorSnapshot.take()
 
             for round in 0..<30 {
                 let (client, probe) = try await TCPConnection.connectProbe(port: listener.port, on: group.next())
@@ -55,7 +57,7 @@ extension SocketTests {
                 #expect(await eventually { probe.isClosed })
             }
             #expect(await eventually { listener.limiter.connectionCount == 0 })
-            #expect(await eventually(timeout: .seconds(2)) { openDescriptorCount() == before })
+            #expect(DescriptorSnapshot.take().opened(since: before, ports: [listener.port]) == [])
             await group.shutdown()
         }
     }

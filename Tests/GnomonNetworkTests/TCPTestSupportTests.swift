@@ -141,9 +141,63 @@ func eventually(timeout: Duration = .seconds(10), _ condition: () async throws -
     return try await condition()
 }
 
-/// How many descriptors the process has open.
-func openDescriptorCount() -> Int {
-    (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? -1
+/// The process's open descriptors, from `/proc/self/fd`, to find the ones a test leaked.
+///
+/// Other suites run alongside and open descriptors of their own, so a leak is a descriptor
+/// opened since the baseline that is an epoll instance, an eventfd, or a TCP socket on one of
+/// the test's ports; the rest of the process may come and go.
+struct DescriptorSnapshot {
+    /// `fd -> target` for each open descriptor, as `7 -> socket:[12345]`.
+    let entries: Set<String>
+
+    /// Reads the descriptors open now.
+    static func take() -> DescriptorSnapshot {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+        let entries = names.compactMap { name -> String? in
+            guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(name)")
+            else {
+                return nil
+            }
+            return "\(name) -> \(target)"
+        }
+        return DescriptorSnapshot(entries: Set(entries))
+    }
+
+    /// The event-loop descriptors and the sockets on `ports` opened since `baseline`.
+    func opened(since baseline: DescriptorSnapshot, ports: Set<UInt16>) -> [String] {
+        let socketPorts = Self.tcpSocketPorts()
+        return self.entries.subtracting(baseline.entries).filter { entry in
+            if entry.hasSuffix("anon_inode:[eventpoll]") || entry.hasSuffix("anon_inode:[eventfd]") {
+                return true
+            }
+            guard let start = entry.range(of: "socket:["), let inode = UInt64(entry[start.upperBound...].dropLast())
+            else {
+                return false
+            }
+            return !(socketPorts[inode] ?? []).isDisjoint(with: ports)
+        }.sorted()
+    }
+
+    /// The local and remote ports of each TCP socket, by inode.
+    private static func tcpSocketPorts() -> [UInt64: Set<UInt16>] {
+        var ports: [UInt64: Set<UInt16>] = [:]
+        for table in ["/proc/self/net/tcp", "/proc/self/net/tcp6"] {
+            // A /proc file reports size 0, so it is read to its end rather than by its size.
+            guard let data = try? FileHandle(forReadingFrom: URL(fileURLWithPath: table)).readToEnd() else {
+                continue
+            }
+            let text = String(decoding: data, as: UTF8.self)
+            for line in text.split(separator: "\n").dropFirst() {
+                let fields = line.split(separator: " ")
+                guard fields.count > 9, let inode = UInt64(fields[9]) else {
+                    continue
+                }
+                let endpoints = [fields[1], fields[2]].compactMap { $0.split(separator: ":").last }
+                ports[inode, default: []].formUnion(endpoints.compactMap { UInt16($0, radix: 16) })
+            }
+        }
+        return ports
+    }
 }
 
 /// Bytes that differ from connection to connection and from offset to offset.
@@ -163,13 +217,14 @@ extension TCPConnection {
         port: UInt16,
         on loop: EventLoop,
         configuration: Configuration = Configuration(),
-        pausesAtStart: Bool = false
+        pausesAtStart: Bool = false,
+        keepsBytes: Bool = true
     ) async throws(SystemError) -> (TCPConnection, ConnectionProbe) {
         let probe = ConnectionProbe()
         let connection = try await TCPConnection.connect(
             host: host, port: port, on: loop, configuration: configuration, timeout: .seconds(5)
         ) { _ in
-            RecordingHandler(probe: probe, pausesAtStart: pausesAtStart)
+            RecordingHandler(probe: probe, keepsBytes: keepsBytes, pausesAtStart: pausesAtStart)
         }
         return (connection, probe)
     }
