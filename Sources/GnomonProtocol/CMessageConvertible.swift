@@ -191,6 +191,11 @@ final class CArena {
 }
 
 /// Reads a C string, refusing bytes that are not UTF-8.
+///
+/// protobuf-c keeps no length with an unpacked string, so a string that held a NUL byte on the
+/// wire ends at that byte here.
+// TODO: refuse strings holding NUL on decode, by checking string fields' lengths on the wire
+// against the descriptors before unpacking; a peer can now send "name\0more" and be read as "name".
 func cString(_ pointer: UnsafePointer<CChar>?, field: String) throws -> String {
     guard let pointer else {
         return ""

@@ -153,7 +153,7 @@ extension SocketTests {
             _ = try await TCPConnection.connect(
                 host: "127.0.0.1", port: listener.port, on: clients.next(), configuration: Self.small
             ) { _ in FloodingHandler(written: written) }
-            #expect(await eventually { accepted.count == 1 })
+            #expect(await eventually { accepted.count == 1 && accepted.probes.current[0].connection.current != nil })
             let flooded = try #require(accepted.probes.current[0].connection.current)
 
             let stuck = await eventually {
@@ -199,7 +199,7 @@ extension SocketTests {
             let (client, probe) = try await TCPConnection.connectProbe(
                 port: listener.port, on: group.loops[0], configuration: Self.small, pausesAtStart: true,
                 keepsBytes: false)
-            #expect(await eventually { accepted.count == 1 })
+            #expect(await eventually { accepted.count == 1 && accepted.probes.current[0].connection.current != nil })
             let server = try #require(accepted.probes.current[0].connection.current)
 
             // 16 MiB is more than the kernel buffers between the two hold.

@@ -57,7 +57,7 @@ extension SocketTests {
             let listener = try await TCPListener.bind(
                 host: "127.0.0.1", port: 0, group: group, handler: accepted.makeHandler(echoes: false))
             let (client, _) = try await TCPConnection.connectProbe(port: listener.port, on: group.loops[0])
-            #expect(await eventually { accepted.count == 1 })
+            #expect(await eventually { accepted.count == 1 && accepted.probes.current[0].connection.current != nil })
             let server = accepted.probes.current[0]
 
             // A hundred 10-byte writes in one task are flushed together at the end of the pass.
