@@ -104,6 +104,13 @@ final class RPCServerConnection: SecureChannelHandler, @unchecked Sendable {
     }
 
     func channelClosed(_ error: (any Error)?, on channel: SecureChannel) {
+        if self.channel == nil, let error {
+            // Plaintext, a missing ALPN or an untrusted certificate: one line, then nothing more.
+            self.logger.info(
+                "refused a connection whose TLS handshake failed",
+                [LogKey.address: "\(channel.connection.remoteAddress)", LogKey.error: "\(error)"]
+            )
+        }
         _ = self.machine.connectionClosed()
         for streamID in Array(self.handlers.keys) {
             self.stopHandler(streamID: streamID)
@@ -139,7 +146,10 @@ final class RPCServerConnection: SecureChannelHandler, @unchecked Sendable {
 
             case .close(let reason):
                 self.flush()
-                if reason.code != .drained {
+                // Decoding failures were logged where they were found; other breaches are logged here.
+                if reason.code == .protocolViolation {
+                    self.logger.info("closing a connection that broke the protocol", [LogKey.error: reason.description])
+                } else if reason.code != .drained {
                     self.logger.debug("closing a connection", [LogKey.error: reason.description])
                 }
                 self.channel?.close()
