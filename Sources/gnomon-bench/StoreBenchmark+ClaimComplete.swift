@@ -32,7 +32,8 @@ extension StoreBenchmark {
         let turnLength = Duration.seconds(self.options.claimSeconds) / turnsEach
         let pattern: [(Int, any ClaimCompleteLoop)] = [(0, storeLoop), (1, rawLoop), (1, rawLoop), (0, storeLoop)]
         for batch in [1, 100] {
-            self.progress("claim + complete, batch \(batch): \(turnsEach) turns of each driver")
+            let turns = turnsEach == 1 ? "1 turn" : "\(turnsEach) turns"
+            self.progress("claim + complete, batch \(batch): \(turns) of each driver")
             var tallies = [ThroughputTally(), ThroughputTally()]
             for turn in 0..<(2 * turnsEach) {
                 let (index, loop) = pattern[turn % pattern.count]
