@@ -38,6 +38,7 @@ final class RPCServerConnection: SecureChannelHandler, @unchecked Sendable {
     private var decoder: FrameDecoder
     private let encoder: FrameEncoder
     private var machine: ServerConnectionStateMachine
+    private let limits: ProtocolLimits
     private let dispatcher: any RPCDispatcher
     private let logger: Logger
     private let registry: ConnectionRegistry
@@ -55,6 +56,7 @@ final class RPCServerConnection: SecureChannelHandler, @unchecked Sendable {
         self.decoder = FrameDecoder(limits: limits)
         self.encoder = FrameEncoder(limits: limits)
         self.machine = ServerConnectionStateMachine(limits: limits, now: .now)
+        self.limits = limits
         self.dispatcher = dispatcher
         self.registry = registry
         self.logger = logger
@@ -64,6 +66,9 @@ final class RPCServerConnection: SecureChannelHandler, @unchecked Sendable {
 
     func channelActive(_ channel: SecureChannel) {
         self.channel = channel
+        // The handshake had its own timeout; the first frame's starts now, so a slow handshake
+        // does not eat into the client's time to send it.
+        self.machine = ServerConnectionStateMachine(limits: self.limits, now: .now)
         let isServing = self.registry.add(self, loop: channel.eventLoop)
         self.scheduleTick()
         if !isServing {

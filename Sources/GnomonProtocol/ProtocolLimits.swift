@@ -12,7 +12,8 @@ public struct ProtocolLimits: Sendable, Hashable {
     /// How many streams a client may have open on one connection; a request beyond this is
     /// refused with `RESOURCE_EXHAUSTED` on its own stream.
     public var maximumConcurrentStreams: Int
-    /// How long a server waits for the first frame of a new connection before closing it.
+    /// How long a server waits for the first frame of a new connection, counted from the end of
+    /// its TLS handshake, before closing it.
     public var firstFrameTimeout: Duration
     /// How long a server keeps a connection with no open streams before sending
     /// `GOAWAY(IDLE_TIMEOUT)` and closing it. Pings do not count as activity.

@@ -152,6 +152,10 @@ final class RawRPCClient: TCPConnectionHandler, @unchecked Sendable {
     }
 
     /// Waits up to `timeout` for a frame matching `predicate`.
+    ///
+    /// Call it outside `#expect` and `#require`: with Swift 6.3.1, a closure literal passed to an
+    /// awaited call inside `#expect`, within another closure, can be called in place of the
+    /// closure given to the next such call (the next wait then matches the wrong frame).
     func frame(
         within timeout: Duration = .seconds(5),
         where predicate: (V1.Frame) -> Bool
