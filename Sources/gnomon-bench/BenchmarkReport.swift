@@ -55,6 +55,27 @@ final class BenchmarkReport {
     }
 }
 
+extension BenchmarkReport {
+    /// Prints a report to standard output and, when a file is named, appends it there too.
+    ///
+    /// - Throws: ``BenchError`` when the file cannot be opened.
+    static func publish(_ markdown: String, to file: String?) throws {
+        print(markdown, terminator: "")
+        guard let file else {
+            return
+        }
+        if !FileManager.default.fileExists(atPath: file) {
+            _ = FileManager.default.createFile(atPath: file, contents: nil)
+        }
+        guard let handle = FileHandle(forWritingAtPath: file) else {
+            throw BenchError("could not open \(file) to append the report")
+        }
+        defer { try? handle.close() }
+        handle.seekToEndOfFile()
+        handle.write(Data(("\n" + markdown).utf8))
+    }
+}
+
 /// Formats a rate such as `12,345/s`.
 func formatRate(_ count: Int, per duration: Duration) -> String {
     let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18

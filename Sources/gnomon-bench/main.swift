@@ -6,6 +6,13 @@ func printError(_ message: String) {
     FileHandle.standardError.write(Data((message + "\n").utf8))
 }
 
+/// Writes a progress line, stamped with the time of day, to standard error.
+func printProgress(_ message: String) {
+    let formatter = DateFormatter()
+    formatter.dateFormat = "HH:mm:ss"
+    printError("[\(formatter.string(from: Date()))] \(message)")
+}
+
 let topLevel = OptionParser(
     commandName: "gnomon-bench",
     usage: "gnomon-bench <benchmark> [options]",
