@@ -80,7 +80,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "gnomon-bench",
-            dependencies: ["GnomonCore", "GnomonProtocol", "GnomonStore", "GnomonClient", "CLibPQ"],
+            dependencies: ["GnomonCore", "GnomonProtocol", "GnomonNetwork", "GnomonStore", "GnomonClient", "CLibPQ"],
             swiftSettings: strictSettings
         ),
 

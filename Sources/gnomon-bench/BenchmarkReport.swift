@@ -100,3 +100,17 @@ func formatMilliseconds(_ duration: Duration) -> String {
     let milliseconds = Double(duration.components.seconds) * 1e3 + Double(duration.components.attoseconds) / 1e15
     return String(format: "%.2f ms", milliseconds)
 }
+
+/// Formats a short duration in microseconds below a millisecond, such as `42.1 µs`, and in
+/// milliseconds from there, such as `2.30 ms`.
+func formatLatency(_ duration: Duration) -> String {
+    guard duration < .milliseconds(1) else {
+        return formatMilliseconds(duration)
+    }
+    return String(format: "%.1f", duration.seconds * 1e6) + " µs"
+}
+
+/// Formats KiB as MiB with one decimal, such as `12.3 MiB`.
+func formatMebibytes(_ kibibytes: Int) -> String {
+    String(format: "%.1f MiB", Double(kibibytes) / 1_024)
+}
