@@ -111,6 +111,11 @@ let package = Package(
             dependencies: ["GnomonClient"],
             swiftSettings: strictSettings
         ),
+        .testTarget(
+            name: "GnomonBenchTests",
+            dependencies: ["gnomon-bench"],
+            swiftSettings: strictSettings
+        ),
 
         // Tests that start a real PostgreSQL and real processes.
         .testTarget(
