@@ -80,7 +80,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "gnomon-bench",
-            dependencies: ["GnomonCore", "GnomonProtocol", "GnomonStore", "GnomonClient", "CLibPQ"],
+            dependencies: ["GnomonCore", "GnomonProtocol", "GnomonNetwork", "GnomonStore", "GnomonClient", "CLibPQ"],
             swiftSettings: strictSettings
         ),
 
@@ -109,6 +109,11 @@ let package = Package(
         .testTarget(
             name: "GnomonClientTests",
             dependencies: ["GnomonClient"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "GnomonBenchTests",
+            dependencies: ["gnomon-bench"],
             swiftSettings: strictSettings
         ),
 

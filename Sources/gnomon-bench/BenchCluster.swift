@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 import Glibc
 import GnomonCore
+import GnomonNetwork
 import GnomonStore
 
 /// A throwaway PostgreSQL cluster for one benchmark run, kept under `/tmp/gnomon-bench-*`.
@@ -19,20 +20,39 @@ struct BenchCluster {
     let folder: String
     /// The settings the server runs with: ``settings`` and the caller's overrides.
     let serverSettings: [String: String]
+    /// The development CA, certificate and key that the server serves when made with `tls`.
+    let tlsFiles: CertificateFiles?
     private let postgres: EmbeddedPostgres
     private let dataDirectory: String
 
     /// Creates the folder; the cluster itself is created by ``start()``.
     ///
-    /// - Parameter overrides: Server settings added to or replacing ``settings``.
-    static func make(overrides: [String: String]) throws -> BenchCluster {
+    /// - Parameters:
+    ///   - overrides: Server settings added to or replacing ``settings``.
+    ///   - tls: Whether the server also listens on a 127.0.0.1 port that accepts TLS, with the
+    ///     development certificate of ``tlsFiles``.
+    static func make(overrides: [String: String], tls: Bool = false) throws -> BenchCluster {
         let folder = try Self.makeTemporaryFolder()
         var configuration = EmbeddedPostgres.Configuration(dataDirectory: folder + "/data")
         configuration.settings = Self.settings.merging(overrides) { _, override in override }
+        let tlsFiles: CertificateFiles?
+        do {
+            tlsFiles = tls ? try Self.makeCertificate(in: folder + "/tls", for: configuration.unprivilegedUser) : nil
+        } catch {
+            try? FileManager.default.removeItem(atPath: folder)
+            throw error
+        }
+        if let tlsFiles {
+            configuration.tcpPort = 0
+            configuration.settings["ssl"] = "on"
+            configuration.settings["ssl_cert_file"] = tlsFiles.certificateFile
+            configuration.settings["ssl_key_file"] = tlsFiles.keyFile
+        }
         let postgres = EmbeddedPostgres(configuration: configuration, logger: .disabled)
         return BenchCluster(
             folder: folder,
             serverSettings: configuration.settings,
+            tlsFiles: tlsFiles,
             postgres: postgres,
             dataDirectory: configuration.dataDirectory
         )
@@ -71,6 +91,26 @@ struct BenchCluster {
         return path
     }
 
+    /// Makes a development certificate that the server's account owns, as PostgreSQL requires.
+    ///
+    /// PostgreSQL refuses a key that is not its own (or root's) or that others may read, and a
+    /// root launcher runs it as `account`, so the folder and files are handed to that account.
+    private static func makeCertificate(in folder: String, for account: String) throws -> CertificateFiles {
+        let files = try CertificateFiles.ensureDevelopment(in: folder)
+        guard geteuid() == 0 else {
+            return files
+        }
+        guard let entry = getpwnam(account) else {
+            throw BenchError("running as root, but there is no '\(account)' account for PostgreSQL to run as")
+        }
+        for path in [folder, files.caFile, files.certificateFile, files.keyFile] {
+            guard chown(path, entry.pointee.pw_uid, entry.pointee.pw_gid) == 0 else {
+                throw BenchError("could not give \(path) to the '\(account)' account: errno \(errno)")
+            }
+        }
+        return files
+    }
+
     private func removeOnInterrupt() {
         let dataDirectory = self.dataDirectory
         let folder = self.folder
@@ -81,7 +121,9 @@ struct BenchCluster {
                 FileHandle.standardError.write(Data("interrupted: removing \(folder)\n".utf8))
                 EmbeddedPostgres.removeAtExit(dataDirectory: dataDirectory)
                 try? FileManager.default.removeItem(atPath: folder)
-                exit(130)
+                // Not exit(): its atexit handlers free OpenSSL's locks while event loop threads
+                // may be in a TLS handshake, which crashes them.
+                _exit(130)
             }
             source.resume()
             InterruptSources.keep(source)

@@ -55,6 +55,27 @@ final class BenchmarkReport {
     }
 }
 
+extension BenchmarkReport {
+    /// Prints a report to standard output and, when a file is named, appends it there too.
+    ///
+    /// - Throws: ``BenchError`` when the file cannot be opened.
+    static func publish(_ markdown: String, to file: String?) throws {
+        print(markdown, terminator: "")
+        guard let file else {
+            return
+        }
+        if !FileManager.default.fileExists(atPath: file) {
+            _ = FileManager.default.createFile(atPath: file, contents: nil)
+        }
+        guard let handle = FileHandle(forWritingAtPath: file) else {
+            throw BenchError("could not open \(file) to append the report")
+        }
+        defer { try? handle.close() }
+        handle.seekToEndOfFile()
+        handle.write(Data(("\n" + markdown).utf8))
+    }
+}
+
 /// Formats a rate such as `12,345/s`.
 func formatRate(_ count: Int, per duration: Duration) -> String {
     let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
@@ -78,4 +99,18 @@ func formatCount(_ count: Int) -> String {
 func formatMilliseconds(_ duration: Duration) -> String {
     let milliseconds = Double(duration.components.seconds) * 1e3 + Double(duration.components.attoseconds) / 1e15
     return String(format: "%.2f ms", milliseconds)
+}
+
+/// Formats a short duration in microseconds below a millisecond, such as `42.1 µs`, and in
+/// milliseconds from there, such as `2.30 ms`.
+func formatLatency(_ duration: Duration) -> String {
+    guard duration < .milliseconds(1) else {
+        return formatMilliseconds(duration)
+    }
+    return String(format: "%.1f", duration.seconds * 1e6) + " µs"
+}
+
+/// Formats KiB as MiB with one decimal, such as `12.3 MiB`.
+func formatMebibytes(_ kibibytes: Int) -> String {
+    String(format: "%.1f MiB", Double(kibibytes) / 1_024)
 }

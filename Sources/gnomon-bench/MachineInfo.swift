@@ -40,6 +40,12 @@ struct MachineInfo {
         return "\(self.cores) cores of \(self.processor), \(memory) GiB, \(self.kernel), \(self.swiftVersion)"
     }
 
+    /// The machine's one-minute load average, from `/proc/loadavg`.
+    static func loadAverage() -> Double {
+        let text = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? ""
+        return text.split(separator: " ").first.flatMap { Double($0) } ?? 0
+    }
+
     private static func swiftVersion() -> String {
         #if compiler(>=6.3)
             return "Swift 6.3"

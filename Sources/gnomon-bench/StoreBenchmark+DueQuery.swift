@@ -1,30 +1,6 @@
 import Foundation
 import GnomonStore
 
-/// Client-side timings of one query, run many times.
-struct LatencySample {
-    private(set) var durations: [Duration] = []
-    private(set) var rows = 0
-
-    /// Records one run and the rows it returned.
-    mutating func record(_ duration: Duration, rows: Int) {
-        self.durations.append(duration)
-        self.rows += rows
-    }
-
-    /// The duration below which a share `fraction` of the runs fall, such as 0.99 for p99.
-    func percentile(_ fraction: Double) -> Duration {
-        let sorted = self.durations.sorted()
-        let rank = Int((fraction * Double(sorted.count)).rounded(.up)) - 1
-        return sorted[min(max(rank, 0), sorted.count - 1)]
-    }
-
-    /// The average number of rows a run returned.
-    var averageRows: Double {
-        Double(self.rows) / Double(max(self.durations.count, 1))
-    }
-}
-
 extension StoreBenchmark {
     /// The read part of the claim: due jobs of one shard, oldest first, without locking them.
     static let dueSQL = """

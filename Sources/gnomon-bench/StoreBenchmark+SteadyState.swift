@@ -44,7 +44,7 @@ extension StoreBenchmark {
             }
             minute.elapsed = self.clock.now - start
             (minute.deadTuples, minute.autovacuums) = try self.liveTableVacuumState()
-            minute.loadAverage = Self.loadAverage()
+            minute.loadAverage = MachineInfo.loadAverage()
             let summary = "\(formatCount(minute.completed)) jobs, \(formatCount(minute.deadTuples)) dead tuples"
             self.progress("  minute \(number): \(summary)")
             minutes.append(minute)
@@ -138,12 +138,6 @@ extension StoreBenchmark {
             lines.append("| " + cells.joined(separator: " | ") + " |")
         }
         return lines.joined(separator: "\n")
-    }
-
-    /// The machine's one-minute load average, from `/proc/loadavg`.
-    private static func loadAverage() -> Double {
-        let text = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? ""
-        return text.split(separator: " ").first.flatMap { Double($0) } ?? 0
     }
 
     /// The dead tuples in all live-job partitions, and how often autovacuum has run on them.

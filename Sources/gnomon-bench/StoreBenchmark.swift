@@ -44,7 +44,7 @@ final class StoreBenchmark {
 
     /// Writes a progress line to standard error.
     func progress(_ message: String) {
-        printError("[\(Self.timestamp())] \(message)")
+        printProgress(message)
     }
 
     private func describeSettings(_ serverSettings: [String: String]) {
@@ -74,11 +74,5 @@ final class StoreBenchmark {
             }
             return lease
         }
-    }
-
-    private static func timestamp() -> String {
-        let formatter = DateFormatter()
-        formatter.dateFormat = "HH:mm:ss"
-        return formatter.string(from: Date())
     }
 }

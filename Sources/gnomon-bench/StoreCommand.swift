@@ -23,7 +23,7 @@ enum StoreCommand {
             return 2
         }
         do {
-            try self.publish(try await self.measure(options), to: options.outputFile)
+            try BenchmarkReport.publish(try await self.measure(options), to: options.outputFile)
             return 0
         } catch {
             printError("gnomon-bench store: \(error)")
@@ -49,21 +49,5 @@ enum StoreCommand {
         }
         try await cluster.remove()
         return markdown
-    }
-
-    private static func publish(_ markdown: String, to file: String?) throws {
-        print(markdown, terminator: "")
-        guard let file else {
-            return
-        }
-        if !FileManager.default.fileExists(atPath: file) {
-            _ = FileManager.default.createFile(atPath: file, contents: nil)
-        }
-        guard let handle = FileHandle(forWritingAtPath: file) else {
-            throw BenchError("could not open \(file) to append the report")
-        }
-        defer { try? handle.close() }
-        handle.seekToEndOfFile()
-        handle.write(Data(("\n" + markdown).utf8))
     }
 }

@@ -6,19 +6,29 @@ func printError(_ message: String) {
     FileHandle.standardError.write(Data((message + "\n").utf8))
 }
 
+/// Writes a progress line, stamped with the time of day, to standard error.
+func printProgress(_ message: String) {
+    let formatter = DateFormatter()
+    formatter.dateFormat = "HH:mm:ss"
+    printError("[\(formatter.string(from: Date()))] \(message)")
+}
+
 let topLevel = OptionParser(
     commandName: "gnomon-bench",
     usage: "gnomon-bench <benchmark> [options]",
     purpose: "Runs Gnomon's benchmarks and prints their figures as Markdown.",
     options: [],
-    examples: [.init("Measure the PostgreSQL store.", command: "gnomon-bench store")],
+    examples: [
+        .init("Measure the PostgreSQL store.", command: "gnomon-bench store"),
+        .init("Measure the RPC transport.", command: "gnomon-bench rpc"),
+    ],
     stopsAtFirstPositional: true
 )
 let benchmarkList = """
 
     Benchmarks:
       store    the PostgreSQL job store against the raw-SQL ceiling (see gnomon-bench store --help)
-      rpc      the RPC transport: not yet built
+      rpc      the RPC transport over loopback TLS, beside PostgreSQL (see gnomon-bench rpc --help)
     """
 
 let arguments = Array(CommandLine.arguments.dropFirst())
@@ -46,8 +56,10 @@ case "store":
     exit(await StoreCommand.run(arguments: Array(values.positionals.dropFirst())))
 
 case "rpc":
-    printError("gnomon-bench: the rpc benchmark is not yet built")
-    exit(2)
+    exit(await RPCCommand.run(arguments: Array(values.positionals.dropFirst())))
+
+case RPCServerCommand.name:
+    exit(await RPCServerCommand.run(arguments: Array(values.positionals.dropFirst())))
 
 case let other:
     let given = other.map { "unknown benchmark '\($0)'" } ?? "no benchmark named"
