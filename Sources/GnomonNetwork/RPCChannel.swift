@@ -189,7 +189,7 @@ public final class RPCChannel: Sendable {
             if let attempt {
                 return try await attempt.value.get()
             }
-            if let current, await Self.isUsable(current) {
+            if let current, current.acceptsNewCalls {
                 return current
             }
             if let retryAfter, retryAfter > .now {
@@ -279,10 +279,6 @@ public final class RPCChannel: Sendable {
             throw CallStatus(code: .unavailable, message: "\(error)")
         }
         return client
-    }
-
-    private static func isUsable(_ connection: RPCClientConnection) async -> Bool {
-        (try? await connection.eventLoop.submit { connection.acceptsNewCalls }) ?? false
     }
 
     /// Exponential in the failures so far, capped, with up to half of it taken off at random.

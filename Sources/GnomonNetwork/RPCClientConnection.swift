@@ -1,5 +1,6 @@
 import GnomonCore
 import GnomonProtocol
+import Synchronization
 
 /// What a client call is waiting for: one answer, or a stream of messages.
 enum PendingCall {
@@ -15,6 +16,7 @@ final class RPCClientConnection: SecureChannelHandler, @unchecked Sendable {
     private var decoder: FrameDecoder
     private let encoder: FrameEncoder
     private var machine: ClientConnectionStateMachine
+    private let limits: ProtocolLimits
     private var calls: [UInt64: PendingCall] = [:]
     /// Streams whose REQUEST went out and whose call is not over yet.
     private var sentStreams: Set<UInt64> = []
@@ -23,6 +25,7 @@ final class RPCClientConnection: SecureChannelHandler, @unchecked Sendable {
     private var channel: SecureChannel?
     private var outbound: [UInt8] = []
     private var tickTimer: TimerID?
+    private var tickInterval = Duration.zero
     private var activation: CheckedContinuation<Void, any Error>?
     /// Why the connection closed, for a caller that starts waiting only afterwards.
     private var closeReason: String?
@@ -32,12 +35,22 @@ final class RPCClientConnection: SecureChannelHandler, @unchecked Sendable {
         self.decoder = FrameDecoder(limits: limits)
         self.encoder = FrameEncoder(limits: limits)
         self.machine = ClientConnectionStateMachine(limits: limits, now: .now)
+        self.limits = limits
         self.eventLoop = eventLoop
     }
 
-    /// Whether new calls may start on this connection; loop thread only.
+    /// Whether new calls may start on this connection, as of the loop's last change; any thread.
+    ///
+    /// A call that starts just as the connection stops accepting fails with `UNAVAILABLE`.
     var acceptsNewCalls: Bool {
-        self.channel != nil && self.machine.acceptsNewCalls
+        self.accepting.load(ordering: .acquiring)
+    }
+
+    /// ``acceptsNewCalls``, published by the loop so callers need not hop there to ask.
+    private let accepting = Atomic<Bool>(false)
+
+    private func publishAcceptance() {
+        self.accepting.store(self.channel != nil && self.machine.acceptsNewCalls, ordering: .releasing)
     }
 
     /// Waits for the TLS handshake, or throws why the connection failed.
@@ -72,6 +85,7 @@ final class RPCClientConnection: SecureChannelHandler, @unchecked Sendable {
         self.calls[streamID] = pending
         self.perform(actions)
         self.flush()
+        self.tickSoonIfIdle()
         return streamID
     }
 
@@ -90,6 +104,7 @@ final class RPCClientConnection: SecureChannelHandler, @unchecked Sendable {
 
     func channelActive(_ channel: SecureChannel) {
         self.channel = channel
+        self.publishAcceptance()
         self.activation?.resume()
         self.activation = nil
         self.scheduleTick()
@@ -140,6 +155,7 @@ final class RPCClientConnection: SecureChannelHandler, @unchecked Sendable {
     // MARK: - Actions
 
     private func perform(_ actions: [ClientConnectionStateMachine.Action]) {
+        defer { self.publishAcceptance() }
         for action in actions {
             switch action {
             case .send(let frame):
@@ -261,7 +277,9 @@ final class RPCClientConnection: SecureChannelHandler, @unchecked Sendable {
         guard let channel = self.channel else {
             return
         }
-        self.tickTimer = channel.connection.scheduleTimer(after: .milliseconds(100)) { [weak self] in
+        let interval = self.limits.tickInterval(openCalls: self.machine.openCallCount)
+        self.tickInterval = interval
+        self.tickTimer = channel.connection.scheduleTimer(after: interval) { [weak self] in
             guard let self, !self.machine.isClosed else {
                 return
             }
@@ -269,6 +287,18 @@ final class RPCClientConnection: SecureChannelHandler, @unchecked Sendable {
             self.flush()
             self.scheduleTick()
         }
+    }
+
+    /// Brings the next tick within the busy interval once a call opens on an idle connection,
+    /// so its deadline is checked on time.
+    private func tickSoonIfIdle() {
+        guard let channel = self.channel, let timer = self.tickTimer,
+            self.tickInterval > self.limits.tickInterval(openCalls: 1)
+        else {
+            return
+        }
+        _ = channel.connection.cancelTimer(timer)
+        self.scheduleTick()
     }
 }
 

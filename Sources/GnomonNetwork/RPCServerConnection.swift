@@ -47,6 +47,7 @@ final class RPCServerConnection: SecureChannelHandler, @unchecked Sendable {
     /// Streaming handlers waiting for room in the write buffer, by stream.
     private var blockedSenders: [UInt64: CheckedContinuation<Bool, Never>] = [:]
     private var tickTimer: TimerID?
+    private var tickInterval = Duration.zero
     private var outbound: [UInt8] = []
     /// The largest answer that fits in a frame with room for the frame's other fields.
     private let maximumPayload: Int
@@ -110,11 +111,14 @@ final class RPCServerConnection: SecureChannelHandler, @unchecked Sendable {
 
     func channelClosed(_ error: (any Error)?, on channel: SecureChannel) {
         if self.channel == nil, let error {
-            // Plaintext, a missing ALPN or an untrusted certificate: one line, then nothing more.
-            self.logger.info(
-                "refused a connection whose TLS handshake failed",
-                [LogKey.address: "\(channel.connection.remoteAddress)", LogKey.error: "\(error)"]
-            )
+            let fields = [LogKey.address: "\(channel.connection.remoteAddress)", LogKey.error: "\(error)"]
+            if error is TLSError {
+                // Plaintext, a missing ALPN or an untrusted certificate: one line, then nothing more.
+                self.logger.info("refused a connection whose TLS handshake failed", fields)
+            } else {
+                // A peer that hung up mid-handshake, such as a port check: nothing was refused.
+                self.logger.debug("a connection closed during its TLS handshake", fields)
+            }
         }
         _ = self.machine.connectionClosed()
         for streamID in Array(self.handlers.keys) {
@@ -145,6 +149,7 @@ final class RPCServerConnection: SecureChannelHandler, @unchecked Sendable {
 
             case .deliverRequest(let request):
                 self.start(request)
+                self.tickSoonIfIdle()
 
             case .cancelHandler(let streamID, _):
                 self.stopHandler(streamID: streamID)
@@ -285,7 +290,9 @@ final class RPCServerConnection: SecureChannelHandler, @unchecked Sendable {
         guard let channel = self.channel else {
             return
         }
-        self.tickTimer = channel.connection.scheduleTimer(after: .milliseconds(100)) { [weak self] in
+        let interval = self.limits.tickInterval(openCalls: self.machine.openStreamCount)
+        self.tickInterval = interval
+        self.tickTimer = channel.connection.scheduleTimer(after: interval) { [weak self] in
             guard let self, !self.machine.isClosed else {
                 return
             }
@@ -293,5 +300,17 @@ final class RPCServerConnection: SecureChannelHandler, @unchecked Sendable {
             self.flush()
             self.scheduleTick()
         }
+    }
+
+    /// Brings the next tick within the busy interval once a call opens on an idle connection,
+    /// so its deadline is checked on time.
+    private func tickSoonIfIdle() {
+        guard let channel = self.channel, let timer = self.tickTimer,
+            self.tickInterval > self.limits.tickInterval(openCalls: 1)
+        else {
+            return
+        }
+        _ = channel.connection.cancelTimer(timer)
+        self.scheduleTick()
     }
 }

@@ -25,6 +25,7 @@ final class TLSContext: @unchecked Sendable {
     ///   the role, `invalidCertificate` naming the file that cannot be used.
     init(role: Role, configuration: TLSConfiguration) throws(TLSError) {
         try Self.validate(configuration, for: role)
+        _ = TLSLibrary.initialized
 
         OpenSSLError.clearQueue()
         let method = role == .server ? TLS_server_method() : TLS_client_method()

@@ -49,6 +49,24 @@ public struct ProtocolLimits: Sendable, Hashable {
         self.keepaliveTimeout = keepaliveTimeout
     }
 
+    /// How often a connection passes time to its state machine (``ServerConnectionStateMachine/tick(now:)``).
+    ///
+    /// Every 100 ms while calls are open, so deadlines end on time; otherwise a tenth of the
+    /// shortest connection timeout, between 100 ms and 1 s, so a thousand idle connections do
+    /// not wake their loop ten thousand times a second.
+    ///
+    /// - Parameter openCalls: How many calls the connection has open.
+    public func tickInterval(openCalls: Int) -> Duration {
+        let busy = Duration.milliseconds(100)
+        guard openCalls == 0 else {
+            return busy
+        }
+        let shortest = [self.firstFrameTimeout, self.idleTimeout, self.keepaliveTimeout, self.keepaliveInterval]
+            .compactMap { $0 }
+            .min()!
+        return min(max(shortest / 10, busy), .seconds(1))
+    }
+
     /// The maximum frame length as a length prefix can express it.
     var effectiveMaximumFrameLength: Int {
         min(max(self.maximumFrameLength, 0), Int(UInt32.max))
