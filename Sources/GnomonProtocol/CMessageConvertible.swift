@@ -69,6 +69,15 @@ enum CMessageCodec {
             )
         }
         defer { Message.freeUnpacked(unpacked) }
+        let descriptor = UnsafeRawPointer(unpacked).assumingMemoryBound(to: ProtobufCMessage.self).pointee.descriptor
+        if let descriptor, let field = WireStringCheck.fieldHoldingNUL(in: buffer, descriptor: descriptor) {
+            return .failure(
+                ProtocolError(
+                    code: .malformedMessage,
+                    message: "field \(field) of \(Message.protoName) holds a NUL byte, which strings must not contain"
+                )
+            )
+        }
         do {
             return .success(try Message(cMessage: unpacked))
         } catch {
@@ -192,10 +201,8 @@ final class CArena {
 
 /// Reads a C string, refusing bytes that are not UTF-8.
 ///
-/// protobuf-c keeps no length with an unpacked string, so a string that held a NUL byte on the
-/// wire ends at that byte here.
-// TODO: refuse strings holding NUL on decode, by checking string fields' lengths on the wire
-// against the descriptors before unpacking; a peer can now send "name\0more" and be read as "name".
+/// protobuf-c keeps no length with an unpacked string; decoding refused strings holding a NUL
+/// byte before this runs (``WireStringCheck``), so none is cut short here.
 func cString(_ pointer: UnsafePointer<CChar>?, field: String) throws -> String {
     guard let pointer else {
         return ""

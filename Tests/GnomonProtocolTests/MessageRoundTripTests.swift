@@ -92,4 +92,44 @@ struct MalformedMessageTests {
         #expect(error?.code == .invalidMessage)
         #expect(error?.message.contains("gnomon.v1.JobSpec.queue") == true)
     }
+
+    /// Encodes `message`, then swaps the bytes `QNQ` of one string for `Q`, NUL, `Q`: a string
+    /// holding NUL, which the encoder would refuse to write.
+    private static func withNUL(_ message: some ProtoMessage) throws -> [UInt8] {
+        var bytes = try message.serializedBytes()
+        let marker = Array("QNQ".utf8)
+        let start = try #require((0...(bytes.count - marker.count)).first { Array(bytes[$0..<$0 + 3]) == marker })
+        bytes[start + 1] = 0
+        return bytes
+    }
+
+    @Test(
+        "a string holding NUL on the wire is refused on decode, naming its field, at any depth",
+        arguments: ["queue", "job.job_type", "labels.key", "labels.value"]
+    )
+    func nulOnTheWire(field: String) throws {
+        let error: ProtocolError?
+        switch field {
+        case "job.job_type":
+            let bytes = try Self.withNUL(V1.SubmitJobRequest(job: V1.JobSpec(jobType: "QNQ")))
+            error = #expect(throws: ProtocolError.self) { try V1.SubmitJobRequest(serializedBytes: bytes) }
+        case "labels.key":
+            let bytes = try Self.withNUL(V1.JobSpec(labels: ["QNQ": "x"]))
+            error = #expect(throws: ProtocolError.self) { try V1.JobSpec(serializedBytes: bytes) }
+        case "labels.value":
+            let bytes = try Self.withNUL(V1.JobSpec(labels: ["team": "aQNQ"]))
+            error = #expect(throws: ProtocolError.self) { try V1.JobSpec(serializedBytes: bytes) }
+        default:
+            let bytes = try Self.withNUL(V1.JobSpec(queue: "emailsQNQ"))
+            error = #expect(throws: ProtocolError.self) { try V1.JobSpec(serializedBytes: bytes) }
+        }
+        #expect(error?.code == .malformedMessage)
+        #expect(error?.message.contains("field \(field) ") == true, "\(error?.message ?? "")")
+    }
+
+    @Test("NUL inside a bytes field is kept, and a string without NUL decodes as sent")
+    func nulInBytesIsData() throws {
+        let spec = V1.JobSpec(queue: "q", payloadJSON: [0x22, 0, 0x22], labels: ["a": "b"])
+        #expect(try V1.JobSpec(serializedBytes: spec.serializedBytes()) == spec)
+    }
 }
