@@ -187,7 +187,7 @@ public final class RPCChannel: Sendable {
                 throw CallStatus(code: .unavailable, message: "the channel is closed")
             }
             if let attempt {
-                return try await attempt.value.get()
+                return try await Self.outcome(of: attempt, before: deadline)
             }
             if let current, current.acceptsNewCalls {
                 return current
@@ -209,8 +209,42 @@ public final class RPCChannel: Sendable {
                 return state.connecting
             }
             if let started {
-                return try await started.value.get()
+                return try await Self.outcome(of: started, before: deadline)
             }
+        }
+    }
+
+    /// Waits for a shared connection attempt, but not past the call's deadline or its cancellation.
+    ///
+    /// The attempt goes on for the calls still waiting on it.
+    private static func outcome(
+        of attempt: Task<Result<RPCClientConnection, CallStatus>, Never>,
+        before deadline: ContinuousClock.Instant?
+    ) async throws(CallStatus) -> RPCClientConnection {
+        let race = FirstOutcome<Result<RPCClientConnection, CallStatus>>()
+        let result = await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                race.begin(continuation)
+                Task { race.finish(with: await attempt.value) }
+                if let deadline {
+                    race.cancelWhenFinished(
+                        Task {
+                            try? await Task.sleep(until: deadline, clock: .continuous)
+                            race.finish(with: nil)
+                        })
+                }
+            }
+        } onCancel: {
+            race.finish(with: nil)
+        }
+        switch result {
+        case .some(let outcome):
+            return try outcome.get()
+        case .none where Task.isCancelled:
+            throw CallTicket.cancelledStatus
+        case .none:
+            throw CallStatus(
+                code: .deadlineExceeded, message: "the call's deadline passed while connecting to the server")
         }
     }
 
@@ -354,5 +388,54 @@ private final class CallTicket: Sendable {
                 return nil
             }
         }
+    }
+}
+
+/// The first of several racers to finish; later ones are ignored.
+private final class FirstOutcome<Value: Sendable>: Sendable {
+    private struct State {
+        var continuation: CheckedContinuation<Value?, Never>?
+        var early: Value??
+        var timer: Task<Void, Never>?
+    }
+    private let state = Mutex(State())
+
+    /// Keeps a task to cancel once an outcome is in; cancels it now if one already is.
+    func cancelWhenFinished(_ timer: Task<Void, Never>) {
+        let finished = self.state.withLock { state in
+            state.timer = timer
+            return state.early != nil
+        }
+        if finished {
+            timer.cancel()
+        }
+    }
+
+    /// Takes the continuation to resume, or resumes it at once if a racer already finished.
+    func begin(_ continuation: CheckedContinuation<Value?, Never>) {
+        let early = self.state.withLock { state -> Value?? in
+            guard let early = state.early else {
+                state.continuation = continuation
+                return nil
+            }
+            return early
+        }
+        if let early {
+            continuation.resume(returning: early)
+        }
+    }
+
+    /// Records an outcome; `nil` for the deadline or cancellation.
+    func finish(with value: Value?) {
+        let (continuation, timer) = self.state.withLock { state in
+            guard state.early == nil else {
+                return (CheckedContinuation<Value?, Never>?.none, Task<Void, Never>?.none)
+            }
+            state.early = .some(value)
+            defer { state.continuation = nil }
+            return (state.continuation, state.timer)
+        }
+        timer?.cancel()
+        continuation?.resume(returning: value)
     }
 }

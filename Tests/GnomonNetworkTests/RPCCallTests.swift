@@ -16,6 +16,34 @@ extension SocketTests {
             }
         }
 
+        @Test("a call's deadline holds while its connection is still being made")
+        func deadlineWhileConnecting() async throws {
+            // A listener that takes the TCP connection and never answers the TLS ClientHello.
+            let group = try EventLoopGroup(threads: 1, name: "mute-server")
+            let accepted = ServerProbes()
+            let listener = try await TCPListener.bind(
+                host: "127.0.0.1", port: 0, group: group, handler: accepted.makeHandler(echoes: false))
+            let pki = try TestPKI()
+            let channel = RPCChannel(
+                configuration: RPCChannel.Configuration(
+                    host: "127.0.0.1", port: listener.port, connectTimeout: .seconds(20)),
+                tls: try TLSClientContext(configuration: TLSConfiguration(caFile: pki.files.caFile)),
+                group: group)
+
+            let clock = ContinuousClock()
+            let start = clock.now
+            let failure = await status { try await channel.call(TestMethod.echo, within: .milliseconds(300)) }
+            let elapsed = clock.now - start
+            #expect(failure?.code == .deadlineExceeded)
+            // The handshake would have waited 10 s, and the connect timeout 20 s.
+            #expect(elapsed < .seconds(5), "\(elapsed)")
+            #expect(accepted.count == 1)
+
+            channel.close()
+            await listener.close()
+            await group.shutdown()
+        }
+
         @Test("a handler's failure reaches the caller as its status, code and message")
         func handlerStatus() async throws {
             try await withRPCTestServer { server in
