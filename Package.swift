@@ -56,8 +56,13 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(
+            name: "GnomonAuth",
+            dependencies: ["GnomonCore", "GnomonProtocol", "COpenSSL", "CGnomonShims"],
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "GnomonServer",
-            dependencies: ["GnomonCore", "GnomonProtocol", "GnomonNetwork", "GnomonStore"],
+            dependencies: ["GnomonCore", "GnomonProtocol", "GnomonNetwork", "GnomonStore", "GnomonAuth"],
             swiftSettings: strictSettings
         ),
         .target(
@@ -75,7 +80,7 @@ let package = Package(
         .executableTarget(name: "gnomond", dependencies: ["GnomonServer"], swiftSettings: strictSettings),
         .executableTarget(
             name: "gnomon",
-            dependencies: ["GnomonClient", "GnomonCore", "GnomonProtocol"],
+            dependencies: ["GnomonClient", "GnomonCore", "GnomonProtocol", "GnomonAuth"],
             swiftSettings: strictSettings
         ),
         .executableTarget(
@@ -99,6 +104,11 @@ let package = Package(
         .testTarget(
             name: "GnomonStoreTests",
             dependencies: ["GnomonStore"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "GnomonAuthTests",
+            dependencies: ["GnomonAuth", "GnomonCore", "GnomonProtocol"],
             swiftSettings: strictSettings
         ),
         .testTarget(
