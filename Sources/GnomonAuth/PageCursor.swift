@@ -36,7 +36,8 @@ public struct PageCursorSealer: Sendable {
         guard cursor.utf8.count <= 1_024, let bytes = Base64URL.decode(cursor),
             bytes.count >= 1 + Self.tagLength, bytes[0] == Self.version
         else {
-            throw InvalidCursor(message: "the page token is malformed; pass back the next_page_token of a previous page")
+            throw InvalidCursor(
+                message: "the page token is malformed; pass back the next_page_token of a previous page")
         }
         let position = Array(bytes[1..<(bytes.count - Self.tagLength)])
         let tag = Array(bytes.suffix(Self.tagLength))

@@ -32,7 +32,9 @@ struct PageCursorTests {
     func otherKey() {
         let other = PageCursorSealer(key: Array(repeating: 8, count: 32))
         let cursor = other.seal([1], scope: "s", tenantID: "acme")
-        #expect(throws: PageCursorSealer.InvalidCursor.self) { try self.sealer.open(cursor, scope: "s", tenantID: "acme") }
+        #expect(throws: PageCursorSealer.InvalidCursor.self) {
+            try self.sealer.open(cursor, scope: "s", tenantID: "acme")
+        }
     }
 
     @Test("every single-character change to a cursor is refused, with a message that does not echo it")
