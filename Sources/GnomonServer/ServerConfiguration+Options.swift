@@ -21,6 +21,7 @@ extension ServerConfiguration {
         try self.readStorage(values)
         try self.readNetwork(values)
         try self.readLogging(values)
+        try self.readAuth(values)
         self.isDevelopmentMode = values.isSet("dev")
         self.shutdownTimeout = try values.duration("shutdown-timeout") ?? self.shutdownTimeout
     }
@@ -169,7 +170,7 @@ extension ServerConfiguration {
                 environment: "GNOMON_SHUTDOWN_TIMEOUT",
                 help: "How long a shutdown waits for running work, such as 30s, 2m or 1m30s."
             ),
-        ]
+        ] + Self.authOptions
     }
 
     private static let examples: [OptionParser.Example] = [

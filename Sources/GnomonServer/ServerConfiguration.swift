@@ -59,6 +59,9 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// Whether TLS 1.2 (ECDHE with AEAD suites only) is accepted besides TLS 1.3.
     public var allowsTLS12 = false
 
+    /// How callers' tokens are checked.
+    public var auth = AuthSettings()
+
     /// Creates a configuration; every parameter defaults to what `gnomond` uses when not told.
     ///
     /// - Parameters:

@@ -258,3 +258,48 @@ struct ServerConfigurationHelpTests {
         #expect(command == .version(ServerConfiguration.versionText))
     }
 }
+
+@Suite("Server configuration: token checking")
+struct ServerConfigurationAuthTests {
+    @Test("reads the issuer, audience, keys, leeway and claim names")
+    func authOptions() throws {
+        let parsed = try configuration(
+            [
+                "--auth-issuer", "https://id.example.com", "--auth-audience", "jobs",
+                "--auth-key", "main:ES256:/etc/gnomon/jwt.pem", "--auth-key", "ci:HS256+HS512:/etc/gnomon/ci:secret",
+                "--auth-leeway", "5s", "--auth-tenant-claim", "org", "--auth-roles-claim", "groups",
+                "--auth-subject-claim", "email",
+            ],
+            ["GNOMON_AUTH_JWKS": "/etc/gnomon/keys.json"])
+        #expect(parsed.auth.issuer == "https://id.example.com")
+        #expect(parsed.auth.audience == "jobs")
+        #expect(parsed.auth.jwksFile == "/etc/gnomon/keys.json")
+        #expect(
+            parsed.auth.keyFiles == [
+                AuthSettings.KeyFile(keyID: "main", algorithms: ["ES256"], path: "/etc/gnomon/jwt.pem"),
+                AuthSettings.KeyFile(keyID: "ci", algorithms: ["HS256", "HS512"], path: "/etc/gnomon/ci:secret"),
+            ])
+        #expect(parsed.auth.leeway == .seconds(5))
+        #expect(
+            [parsed.auth.tenantClaim, parsed.auth.rolesClaim, parsed.auth.subjectClaim] == ["org", "groups", "email"])
+    }
+
+    @Test("defaults: no issuer, audience gnomon, a minute of leeway, claims tenant, roles and sub")
+    func authDefaults() throws {
+        let parsed = try configuration([])
+        #expect(parsed.auth == AuthSettings())
+        #expect(parsed.auth.issuer == nil && parsed.auth.audience == "gnomon" && parsed.auth.leeway == .seconds(60))
+    }
+
+    @Test(
+        "a key without its kid, algorithms or path is refused, naming the expected form",
+        arguments: [
+            "main", "main:ES256", ":ES256:/k.pem", "main::/k.pem", "main:ES256:",
+        ])
+    func badKey(text: String) {
+        let error = usageError(["--auth-key", text])
+        #expect(error?.code == .invalidValue)
+        #expect(error?.message.contains("KID:ALGORITHMS:PATH") == true)
+        #expect(error?.message.contains("'\(text)'") == true)
+    }
+}
