@@ -36,6 +36,14 @@ let parser = OptionParser(
             help: "Certificate authorities to verify the server with, such as .gnomon/tls/ca.pem of gnomond --dev."
         ),
         .value(
+            "token-file",
+            valueName: "FILE",
+            defaultDescription: "the environment variable GNOMON_TOKEN",
+            environment: "GNOMON_TOKEN_FILE",
+            help: "A file holding the bearer token (a JWT) to call with, such as .gnomon/dev/admin.token of "
+                + "gnomond --dev. Tokens are not taken on the command line, where other users could see them."
+        ),
+        .value(
             "output",
             short: "o",
             valueName: "FORMAT",
@@ -84,6 +92,24 @@ guard command == "status", values.positionals.count == 1 else {
     exit(ExitStatus.usage.rawValue)
 }
 
+/// The token from `--token-file`, or else from `GNOMON_TOKEN`.
+func bearerToken(_ values: OptionParser.Values) throws(UsageError) -> String? {
+    guard let path = try values.nonEmptyString("token-file") else {
+        let token = ProcessInfo.processInfo.environment["GNOMON_TOKEN"]?.trimmingCharacters(in: .whitespacesAndNewlines)
+        return token?.isEmpty == false ? token : nil
+    }
+    guard let data = FileManager.default.contents(atPath: path),
+        let text = String(data: data, encoding: .utf8)?.trimmingCharacters(in: .whitespacesAndNewlines),
+        !text.isEmpty
+    else {
+        throw UsageError(
+            code: .invalidValue,
+            message: "\(values.origin(of: "token-file")) names '\(path)', which cannot be read or holds no token",
+            option: "--token-file")
+    }
+    return text
+}
+
 let configuration: GnomonClient.Configuration
 let asJSON: Bool
 do {
@@ -91,7 +117,7 @@ do {
     configuration = GnomonClient.Configuration(
         address: address,
         caFile: values.string("ca"),
-        token: ProcessInfo.processInfo.environment["GNOMON_TOKEN"]
+        token: try bearerToken(values)
     )
     asJSON = try values.choice("output", from: ["text", "json"]) == "json"
 } catch {
