@@ -108,7 +108,10 @@ let package = Package(
         ),
         .testTarget(
             name: "GnomonAuthTests",
-            dependencies: ["GnomonAuth", "GnomonCore", "GnomonProtocol"],
+            // GnomonStore for ChildProcess, which runs the independent JWT implementation.
+            dependencies: ["GnomonAuth", "GnomonCore", "GnomonProtocol", "GnomonStore"],
+            // Keys and tokens made by scripts/mint-test-tokens, read by path from the tests.
+            exclude: ["Fixtures"],
             swiftSettings: strictSettings
         ),
         .testTarget(

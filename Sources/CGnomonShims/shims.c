@@ -111,3 +111,49 @@ size_t gnomon_bio_mem_capacity(BIO *bio) {
 EVP_PKEY *gnomon_evp_ec_p256_keygen(void) {
     return EVP_EC_gen("P-256");
 }
+
+/* JWT keys for GnomonAuth, built from a JSON Web Key's components. */
+#include <openssl/core_names.h>
+#include <openssl/param_build.h>
+
+static EVP_PKEY *gnomon_evp_public_key_from_params(const char *type, OSSL_PARAM_BLD *builder) {
+    EVP_PKEY *key = NULL;
+    OSSL_PARAM *params = OSSL_PARAM_BLD_to_param(builder);
+    EVP_PKEY_CTX *context = EVP_PKEY_CTX_new_from_name(NULL, type, NULL);
+    if (params != NULL && context != NULL && EVP_PKEY_fromdata_init(context) == 1) {
+        if (EVP_PKEY_fromdata(context, &key, EVP_PKEY_PUBLIC_KEY, params) != 1) {
+            key = NULL;
+        }
+    }
+    EVP_PKEY_CTX_free(context);
+    OSSL_PARAM_free(params);
+    return key;
+}
+
+EVP_PKEY *gnomon_evp_rsa_public_key(const uint8_t *modulus, size_t modulus_length, const uint8_t *exponent,
+                                    size_t exponent_length) {
+    EVP_PKEY *key = NULL;
+    BIGNUM *n = BN_bin2bn(modulus, (int)modulus_length, NULL);
+    BIGNUM *e = BN_bin2bn(exponent, (int)exponent_length, NULL);
+    OSSL_PARAM_BLD *builder = OSSL_PARAM_BLD_new();
+    if (n != NULL && e != NULL && builder != NULL && OSSL_PARAM_BLD_push_BN(builder, OSSL_PKEY_PARAM_RSA_N, n) == 1
+        && OSSL_PARAM_BLD_push_BN(builder, OSSL_PKEY_PARAM_RSA_E, e) == 1) {
+        key = gnomon_evp_public_key_from_params("RSA", builder);
+    }
+    OSSL_PARAM_BLD_free(builder);
+    BN_free(n);
+    BN_free(e);
+    return key;
+}
+
+EVP_PKEY *gnomon_evp_ec_p256_public_key(const uint8_t *point, size_t point_length) {
+    EVP_PKEY *key = NULL;
+    OSSL_PARAM_BLD *builder = OSSL_PARAM_BLD_new();
+    if (builder != NULL
+        && OSSL_PARAM_BLD_push_utf8_string(builder, OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0) == 1
+        && OSSL_PARAM_BLD_push_octet_string(builder, OSSL_PKEY_PARAM_PUB_KEY, point, point_length) == 1) {
+        key = gnomon_evp_public_key_from_params("EC", builder);
+    }
+    OSSL_PARAM_BLD_free(builder);
+    return key;
+}

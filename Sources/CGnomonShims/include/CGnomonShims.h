@@ -57,4 +57,12 @@ size_t gnomon_bio_mem_capacity(BIO *bio);
 /* A new EC key pair on the P-256 curve, or NULL. */
 EVP_PKEY *gnomon_evp_ec_p256_keygen(void);
 
+/* JWT keys for GnomonAuth, built from a JSON Web Key's components: OpenSSL takes them as
+   OSSL_PARAM arrays, which are awkward to build from Swift. Each returns NULL on failure. */
+/* An RSA public key from its big-endian modulus and public exponent. */
+EVP_PKEY *gnomon_evp_rsa_public_key(const uint8_t *modulus, size_t modulus_length, const uint8_t *exponent,
+                                    size_t exponent_length);
+/* A P-256 public key from its uncompressed point, 0x04 then x then y; the point must be on the curve. */
+EVP_PKEY *gnomon_evp_ec_p256_public_key(const uint8_t *point, size_t point_length);
+
 #endif
