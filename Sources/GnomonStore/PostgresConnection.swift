@@ -183,6 +183,24 @@ public final class PostgresConnection {
         try self.query("SELECT set_config('gnomon.tenant_id', $1, true)", [tenantID])
     }
 
+    /// Switches to `role` until the current transaction ends.
+    ///
+    /// - Throws: ``StoreError`` with code `insufficientPrivilege` when the login role is not a
+    ///   member of `role`.
+    func setLocalRole(_ role: String) throws {
+        do {
+            try self.execute(script: "SET LOCAL ROLE \(try self.quotedIdentifier(role))")
+        } catch let error as StoreError where error.sqlState == "42501" || error.sqlState == "22023" {
+            throw StoreError(
+                .insufficientPrivilege,
+                "the connection's login role cannot switch to \(role): grant it with GRANT \(role) TO <login role>, "
+                    + "as the migrations do for the role that runs them",
+                underlying: error,
+                sqlState: error.sqlState
+            )
+        }
+    }
+
     /// Quotes a name as an SQL identifier; for names such as channels, never for values.
     public func quotedIdentifier(_ name: String) throws -> String {
         guard let quoted = PQescapeIdentifier(self.handle, name, name.utf8.count) else {

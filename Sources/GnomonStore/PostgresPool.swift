@@ -64,18 +64,57 @@ public final class PostgresPool: Sendable {
         }
     }
 
-    /// Runs `body` in a transaction scoped to `tenantID` for row-level security.
+    /// Runs `body` in a transaction as `gnomon_app`, scoped to `tenantID` by row-level security.
+    ///
+    /// The role and the tenant last until the transaction ends, so the pooled connection
+    /// returns to its login role afterwards. Every row `body` reads or writes must belong to
+    /// `tenantID`: others are invisible, and writing one is refused. The pool's login role
+    /// must be a member of `gnomon_app`, as the migrations make the role that runs them.
+    ///
+    /// - Parameters:
+    ///   - tenantID: The tenant the transaction acts for.
+    ///   - body: The work, run on the connection's own thread; it commits when `body`
+    ///     returns and rolls back when it throws.
+    /// - Throws: What `body` throws; ``StoreError`` with code `insufficientPrivilege` when the
+    ///   login role cannot switch to `gnomon_app`.
     public func withTenantTransaction<T: Sendable>(
         _ tenantID: String,
         _ body: @Sendable @escaping (PostgresConnection) throws -> T
     ) async throws -> T {
         try await self.withConnection { connection in
             try connection.transaction { connection in
+                try connection.setLocalRole(PostgresPool.tenantRole)
                 try connection.setTenant(tenantID)
                 return try body(connection)
             }
         }
     }
+
+    /// Runs `body` in a transaction as `gnomon_scheduler`, which crosses tenants.
+    ///
+    /// For platform administration and the engine's loops. The role reaches every tenant's
+    /// rows only in the tables whose policies grant it that, and never secrets; it lasts until
+    /// the transaction ends.
+    ///
+    /// - Parameter body: The work, run on the connection's own thread; it commits when `body`
+    ///   returns and rolls back when it throws.
+    /// - Throws: What `body` throws; ``StoreError`` with code `insufficientPrivilege` when the
+    ///   login role cannot switch to `gnomon_scheduler`.
+    public func withPlatformTransaction<T: Sendable>(
+        _ body: @Sendable @escaping (PostgresConnection) throws -> T
+    ) async throws -> T {
+        try await self.withConnection { connection in
+            try connection.transaction { connection in
+                try connection.setLocalRole(PostgresPool.platformRole)
+                return try body(connection)
+            }
+        }
+    }
+
+    /// The role of tenant-scoped transactions, bound by row-level security.
+    static let tenantRole = "gnomon_app"
+    /// The role of platform transactions, which crosses tenants table by table.
+    static let platformRole = "gnomon_scheduler"
 
     /// Closes idle connections and refuses new borrowers; borrowed connections close on return.
     public func shutdown() async {

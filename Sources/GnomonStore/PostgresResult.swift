@@ -112,3 +112,22 @@ public struct PostgresRow: Sendable {
         }
     }
 }
+
+extension PostgresRow {
+    /// A non-null column holding whole microseconds since the Unix epoch, as a date.
+    ///
+    /// Queries select `(extract(epoch FROM t) * 1000000)::bigint` for a `timestamptz` t, which
+    /// is exact, rather than parse the text form.
+    func date(microseconds column: String) throws -> Date {
+        Date(timeIntervalSince1970: Double(try self.int64(column)) / 1_000_000)
+    }
+
+    /// A non-null `double precision` column.
+    func double(_ column: String) throws -> Double {
+        let text = try self.string(column)
+        guard let value = Double(text) else {
+            throw StoreError(.unexpectedValue, "column '\(column)' holds '\(text)'; expected a number")
+        }
+        return value
+    }
+}

@@ -31,6 +31,20 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         public static let poolClosed = Code(raw: "pool_closed")
         /// The configuration asks for something that cannot be done.
         public static let invalidConfiguration = Code(raw: "invalid_configuration")
+        /// An argument is out of range or malformed; the message names it and what is accepted.
+        public static let invalidArgument = Code(raw: "invalid_argument")
+        /// The row asked for does not exist, or row-level security hides it from this tenant.
+        public static let notFound = Code(raw: "not_found")
+        /// A row with the same key exists already.
+        public static let alreadyExists = Code(raw: "already_exists")
+        /// A tenant's quota would be exceeded; ``StoreError/quota`` says which and by how much.
+        public static let quotaExceeded = Code(raw: "quota_exceeded")
+        /// The transaction's database role may not do this: the call ran in the wrong kind of
+        /// transaction, such as a tenant's where a platform transaction was needed.
+        public static let insufficientPrivilege = Code(raw: "insufficient_privilege")
+        /// A time-partitioned table has no partition for the row's time: partition upkeep has
+        /// not run for longer than it creates partitions ahead.
+        public static let partitionMissing = Code(raw: "partition_missing")
 
         /// The code's stable snake_case name, such as `start_failed`.
         public var description: String {
@@ -46,6 +60,8 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
     public var underlying: (any Error)?
     /// PostgreSQL's SQLSTATE when the server refused a statement, such as `23505`.
     public var sqlState: String?
+    /// Which quota refused the request, for errors with code `quotaExceeded`.
+    public var quota: QuotaViolation?
     /// The source file that threw, as `Module/File.swift`.
     public var file: String
     /// The line that threw.
@@ -57,11 +73,14 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
     ///   - code: What kind of failure this is.
     ///   - message: What was wrong and what would be right; never a password.
     ///   - underlying: The lower-level error that caused this one.
+    ///   - sqlState: PostgreSQL's SQLSTATE, when the server refused a statement.
+    ///   - quota: Which quota refused the request, for code `quotaExceeded`.
     public init(
         _ code: Code,
         _ message: String,
         underlying: (any Error)? = nil,
         sqlState: String? = nil,
+        quota: QuotaViolation? = nil,
         file: String = #fileID,
         line: Int = #line
     ) {
@@ -69,6 +88,7 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         self.message = message
         self.underlying = underlying
         self.sqlState = sqlState
+        self.quota = quota
         self.file = file
         self.line = line
     }

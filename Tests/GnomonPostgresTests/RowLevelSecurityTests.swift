@@ -48,6 +48,8 @@ struct RowLevelSecurityTests {
             SELECT tenant, 'token', '\\x00112233445566778899aabbccddeeff', '\\x00112233445566778899aabb',
                 '\\x01', 'k1'
             FROM unnest(ARRAY['acme', 'globex']) AS tenant;
+        INSERT INTO gnomon_rate_buckets (tenant_id, bucket)
+            SELECT tenant, 'submit' FROM unnest(ARRAY['acme', 'globex']) AS tenant;
         INSERT INTO gnomon_audit_log (tenant_id, actor, method, outcome, status_code)
             VALUES ('acme', 'alice', 'gnomon.v1.JobService/SubmitJob', 'succeeded', 0),
                 ('globex', 'bob', 'gnomon.v1.JobService/SubmitJob', 'succeeded', 0),
@@ -75,7 +77,7 @@ struct RowLevelSecurityTests {
                 ).rows.map { try $0.string("name") }
             }
             #expect(unprotected.isEmpty)
-            #expect(try await Self.tenantTables(in: database).count == 12)
+            #expect(try await Self.tenantTables(in: database).count == 13)
         }
     }
 
@@ -143,6 +145,7 @@ struct RowLevelSecurityTests {
                 + "VALUES ('globex', 'mallory', 'x', 'succeeded', 0)",
             "INSERT INTO gnomon_audit_log (tenant_id, actor, method, outcome, status_code) "
                 + "VALUES (NULL, 'mallory', 'x', 'succeeded', 0)",
+            "INSERT INTO gnomon_rate_buckets (tenant_id, bucket) VALUES ('globex', 'other')",
             "UPDATE gnomon_jobs SET tenant_id = 'globex'",
             "UPDATE gnomon_schedules SET tenant_id = 'globex'",
         ]
@@ -187,9 +190,12 @@ struct RowLevelSecurityTests {
     }
 
     @Test(
-        "audit records cannot be changed or deleted by either role",
+        "audit records cannot be changed, deleted or truncated by either role",
         arguments: ["gnomon_app", "gnomon_scheduler"],
-        ["UPDATE gnomon_audit_log SET actor = 'nobody'", "DELETE FROM gnomon_audit_log"]
+        [
+            "UPDATE gnomon_audit_log SET actor = 'nobody'", "DELETE FROM gnomon_audit_log",
+            "TRUNCATE gnomon_audit_log",
+        ]
     )
     func auditAppendOnly(role: String, statement: String) async throws {
         try await Self.withSeededDatabase { database, _ in
