@@ -116,7 +116,7 @@ let package = Package(
         ),
         .testTarget(
             name: "GnomonServerTests",
-            dependencies: ["GnomonServer", "GnomonCore"],
+            dependencies: ["GnomonServer", "GnomonCore", "GnomonAuth", "GnomonNetwork", "GnomonProtocol"],
             swiftSettings: strictSettings
         ),
         .testTarget(
@@ -133,7 +133,10 @@ let package = Package(
         // Tests that start a real PostgreSQL and real processes.
         .testTarget(
             name: "GnomonPostgresTests",
-            dependencies: ["GnomonStore", "GnomonServer", "GnomonTestSupport", "GnomonCore", "gnomond"],
+            dependencies: [
+                "GnomonStore", "GnomonServer", "GnomonTestSupport", "GnomonCore", "GnomonAuth", "GnomonClient",
+                "GnomonNetwork", "GnomonProtocol", "gnomond",
+            ],
             swiftSettings: strictSettings
         ),
     ]

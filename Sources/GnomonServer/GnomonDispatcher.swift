@@ -1,33 +1,61 @@
 import GnomonNetwork
 import GnomonProtocol
 
-/// Routes each call to the service that answers its method.
+/// Admits each call through the gate, then routes it to the service that answers its method.
 ///
-/// Methods whose service is not built yet answer `UNIMPLEMENTED`, saying so.
+/// Methods whose service is not built yet answer `UNIMPLEMENTED` after the gate, saying so:
+/// a caller learns that a method is missing only once it may call it.
 struct GnomonDispatcher: RPCDispatcher {
+    let gate: CallGate
     let status: StatusService
+    let tenants: TenantService
+    let audit: AuditService
 
     func unary(_ call: IncomingCall) async -> Result<[UInt8], CallStatus> {
+        let context: CallContext
+        switch await self.gate.admit(call) {
+        case .success(let admitted):
+            context = admitted
+        case .failure(let status):
+            return .failure(status)
+        }
         switch call.method {
         case .getServerStatus:
-            return await Self.answer(call, as: V1.GetServerStatusRequest.self) { request in
+            return await Self.answer(call) { (request: V1.GetServerStatusRequest) in
                 await self.status.getServerStatus(request)
             }
-
+        case .createTenant:
+            return await Self.answer(call) { try await self.tenants.create($0, context) }
+        case .updateTenant:
+            return await Self.answer(call) { try await self.tenants.update($0, context) }
+        case .disableTenant:
+            return await Self.answer(call) { try await self.tenants.disable($0, context) }
+        case .getTenant:
+            return await Self.answer(call) { try await self.tenants.get($0, context) }
+        case .listTenants:
+            return await Self.answer(call) { try await self.tenants.list($0, context) }
+        case .getQuotas:
+            return await Self.answer(call) { try await self.tenants.getQuotas($0, context) }
+        case .setQuotas:
+            return await Self.answer(call) { try await self.tenants.setQuotas($0, context) }
+        case .listAuditRecords:
+            return await Self.answer(call) { try await self.audit.list($0, context) }
         default:
             return .failure(Self.unimplemented(call.method))
         }
     }
 
     func serverStreaming(_ call: IncomingCall, send: @escaping @Sendable ([UInt8]) async -> Bool) async -> CallStatus {
-        Self.unimplemented(call.method)
+        if case .failure(let status) = await self.gate.admit(call) {
+            return status
+        }
+        return Self.unimplemented(call.method)
     }
 
     /// Decodes the request, runs `body`, and encodes its response.
     private static func answer<Request: ProtoMessage, Response: ProtoMessage>(
         _ call: IncomingCall,
-        as type: Request.Type,
-        _ body: (Request) async throws(CallStatus) -> Response
+        _ body: (Request) async throws -> Response
     ) async -> Result<[UInt8], CallStatus> {
         let request: Request
         do {

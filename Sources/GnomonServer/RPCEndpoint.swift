@@ -4,12 +4,14 @@ import GnomonCore
 import GnomonNetwork
 import GnomonProtocol
 import GnomonStore
+import GnomonAuth
 
 /// The node's RPC side: TLS settings, event loops, the listener and the services behind it.
 final class RPCEndpoint: @unchecked Sendable {
     private let server: RPCServer
     private let group: EventLoopGroup
     private let pool: PostgresPool
+    private let authentication: TokenAuthentication
     private let reloader: Task<Void, Never>
     // Only cancelled, once, in `stop`; a dispatch source may be cancelled from any thread.
     private let hangUp: any DispatchSourceSignal
@@ -18,12 +20,14 @@ final class RPCEndpoint: @unchecked Sendable {
         server: RPCServer,
         group: EventLoopGroup,
         pool: PostgresPool,
+        authentication: TokenAuthentication,
         reloader: Task<Void, Never>,
         hangUp: any DispatchSourceSignal
     ) {
         self.server = server
         self.group = group
         self.pool = pool
+        self.authentication = authentication
         self.reloader = reloader
         self.hangUp = hangUp
     }
@@ -49,6 +53,29 @@ final class RPCEndpoint: @unchecked Sendable {
             database: database,
             pool: pool
         )
+        let development = try configuration.isDevelopmentMode
+            ? DevelopmentCredentials.prepare(dataDirectory: dataDirectory) : nil
+        let authentication = try TokenAuthentication(
+            settings: configuration.auth, developmentKey: development?.key, logger: logger.forSource("auth"))
+        let cursors = PageCursorSealer(key: try await Self.cursorKey(pool))
+        let auditor = Auditor(pool: pool, logger: logger.forSource("audit"))
+        let tenantStates = TenantStateCache { tenantID in
+            try await pool.withPlatformTransaction { connection in
+                do {
+                    let tenant = try TenantStore.get(tenantID, on: connection)
+                    return tenant.state == .active ? .active : .disabled(reason: tenant.disabledReason)
+                } catch let error as StoreError where error.code == .notFound {
+                    return .missing
+                }
+            }
+        }
+        let dispatcher = GnomonDispatcher(
+            gate: CallGate(
+                authenticator: authentication, tenants: tenantStates,
+                auditDenied: { await auditor.recordDenied($0) }),
+            status: status,
+            tenants: TenantService(pool: pool, audit: auditor, tenants: tenantStates, cursors: cursors),
+            audit: AuditService(pool: pool, cursors: cursors))
         let server = try await RPCServer.start(
             configuration: RPCServer.Configuration(
                 host: configuration.listenAddress.host,
@@ -56,22 +83,25 @@ final class RPCEndpoint: @unchecked Sendable {
             ),
             tls: tls,
             group: group,
-            dispatcher: GnomonDispatcher(status: status),
+            dispatcher: dispatcher,
             logger: logger.forSource("rpc")
         )
-        var metadata = [LogKey.address: "\(configuration.listenAddress.host):\(server.port)", "protocol": "gnomon/1"]
+        authentication.startWatching()
+        let address = "\(configuration.listenAddress.host):\(server.port)"
+        var metadata = [LogKey.address: address, "protocol": "gnomon/1"]
         if let caFile {
             metadata["ca_file"] = caFile
         }
         logger.info("listening", metadata)
-        if let caFile {
-            let address = "\(configuration.listenAddress.host):\(server.port)"
-            logger.info("connect with", ["command": "\(Self.cliPath()) --server \(address) --ca \(caFile) status"])
+        if let development {
+            let tokens = try await development.issue(pool: pool, audience: configuration.auth.audience)
+            Self.announce(development, tokens: tokens, address: address, caFile: caFile, logger: logger)
         }
         return RPCEndpoint(
             server: server,
             group: group,
             pool: pool,
+            authentication: authentication,
             reloader: Self.watch(tls, logger: logger),
             hangUp: Self.reloadOnHangUp(tls, logger: logger)
         )
@@ -81,6 +111,7 @@ final class RPCEndpoint: @unchecked Sendable {
     func stop(timeout: Duration) async {
         self.hangUp.cancel()
         self.reloader.cancel()
+        self.authentication.stop()
         await self.server.shutdown(timeout: timeout)
         await self.group.shutdown()
         await self.pool.shutdown()
@@ -153,6 +184,46 @@ final class RPCEndpoint: @unchecked Sendable {
     }
 
     /// The `gnomon` built beside this `gnomond`, so the command can be pasted as it is.
+    /// The cluster's key for sealing page cursors, shared by every node.
+    private static func cursorKey(_ pool: PostgresPool) async throws -> [UInt8] {
+        try await pool.withConnection { connection in
+            guard let row = try connection.query("SELECT cursor_key FROM gnomon_cluster").first else {
+                throw StoreError(.unexpectedValue, "the database has no cluster row; apply the migrations first")
+            }
+            return try row.bytes("cursor_key")
+        }
+    }
+
+    /// Tells the developer how to call the server: the command, and the tokens on standard
+    /// output (never in the log, which may be collected).
+    private static func announce(
+        _ development: DevelopmentCredentials,
+        tokens: (admin: String, platformAdmin: String),
+        address: String,
+        caFile: String?,
+        logger: Logger
+    ) {
+        let ca = caFile.map { " --ca \($0)" } ?? ""
+        let command = "\(Self.cliPath()) --server \(address)\(ca) --token-file \(development.adminTokenFile) status"
+        logger.info(
+            "connect with",
+            [
+                "command": command, "admin_token_file": development.adminTokenFile,
+                "platform_admin_token_file": development.platformAdminTokenFile,
+            ])
+        print(
+            """
+
+            Development tokens for tenant '\(DevelopmentCredentials.tenantID)', valid for 30 days:
+              admin (\(development.adminTokenFile)):
+                \(tokens.admin)
+              platform admin (\(development.platformAdminTokenFile)):
+                \(tokens.platformAdmin)
+
+            """)
+        fflush(nil)
+    }
+
     private static func cliPath() -> String {
         let folder = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
         let beside = folder + "/gnomon"

@@ -41,11 +41,18 @@ struct GnomondProcessTests {
         let address = try #require(listening["address"])
         let caFile = try #require(listening["ca_file"])
         let hint = try await gnomond.waitForLog("connect with")
-        #expect(hint["command"]?.contains("--ca \(caFile) status") == true)
+        let tokenFile = try #require(hint["admin_token_file"])
+        #expect(hint["command"]?.contains("--ca \(caFile) --token-file \(tokenFile) status") == true)
+        // The token is printed for the developer, never logged.
+        let token = try String(contentsOfFile: tokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(gnomond.standardOutput.contains(token))
+        #expect(!gnomond.standardError.contains(token))
 
         let cli = GnomondProcess.builtExecutable().replacingOccurrences(of: "/gnomond", with: "/gnomon")
         let status = try GnomondProcess(
-            executable: cli, arguments: ["--server", address, "--ca", caFile, "-o", "json", "status"], directory: folder
+            executable: cli,
+            arguments: ["--server", address, "--ca", caFile, "--token-file", tokenFile, "-o", "json", "status"],
+            directory: folder
         )
         #expect(try await status.waitForExit() == 0)
         let answer = try #require(
@@ -54,6 +61,12 @@ struct GnomondProcessTests {
         #expect(answer["protocol"] as? String == "gnomon/1")
         #expect((answer["database"] as? [String: Any])?["state"] as? String == "ready")
         #expect((answer["node_id"] as? String)?.isEmpty == false)
+
+        // Without a token the call is refused: exit 4, saying what to send.
+        let anonymous = try GnomondProcess(
+            executable: cli, arguments: ["--server", address, "--ca", caFile, "status"], directory: folder)
+        #expect(try await anonymous.waitForExit() == 4)
+        #expect(anonymous.standardError.contains("no credentials"))
 
         // Without the development CA, the server's certificate cannot be trusted: exit 3.
         let untrusted = try GnomondProcess(
