@@ -56,7 +56,7 @@ extension QuotaStore {
 struct RateBucket {
     /// The bucket's name in its row.
     let name: String
-    /// The quota that sizes the bucket, for errors.
+    /// The quotas that size and refill the bucket, named in errors.
     let burstQuota: TenantQuotas.Field
     let rateQuota: TenantQuotas.Field
 
