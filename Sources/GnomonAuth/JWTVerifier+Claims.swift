@@ -1,34 +1,52 @@
 extension JWTVerifier {
-    /// Checks the registered claims (RFC 7519 section 4.1) and returns the token's expiry.
+    /// The time claims, read exactly.
+    struct TimeClaims: Sendable {
+        var expiry: NumericDate
+        var notBefore: NumericDate?
+        var issuedAt: NumericDate?
+    }
+
+    /// Checks the registered claims (RFC 7519 section 4.1) and returns the token's times.
     func checkClaims(
         _ claims: [String: JSONValue],
         key: VerificationKey,
         now: NumericDate
-    ) throws(AuthenticationError) -> NumericDate {
+    ) throws(AuthenticationError) -> TimeClaims {
         guard let expiry = try Self.numericDate(claims, "exp") else {
             throw AuthenticationError(
-                .missingClaim, "the token has no expiry (exp); Gnomon accepts only tokens that expire")
+                .missingClaim,
+                "the token has no expiry (exp); Gnomon accepts only tokens that expire"
+            )
         }
-        try self.checkExpiry(expiry, now: now)
-        let latest = now.adding(nanoseconds: self.configuration.leewayNanoseconds)
-        if let notBefore = try Self.numericDate(claims, "nbf"), notBefore > latest {
+        let times = TimeClaims(
+            expiry: expiry,
+            notBefore: try Self.numericDate(claims, "nbf"),
+            issuedAt: try Self.numericDate(claims, "iat")
+        )
+        try self.checkTimes(times, now: now)
+        try self.checkIssuer(claims, key: key)
+        try self.checkAudience(claims)
+        return times
+    }
+
+    /// Refuses a token that expired, plus the leeway, or whose nbf or iat is beyond it.
+    ///
+    /// Run on every use of a remembered token too: its expiry passes, and a clock set back
+    /// can put a token's nbf in the future again.
+    func checkTimes(_ times: TimeClaims, now: NumericDate) throws(AuthenticationError) {
+        let leeway = self.configuration.leewayNanoseconds
+        guard now < times.expiry.adding(nanoseconds: leeway) else {
+            throw AuthenticationError(.expired, "the token expired at \(times.expiry.formatted)")
+        }
+        let latest = now.adding(nanoseconds: leeway)
+        if let notBefore = times.notBefore, notBefore > latest {
             throw AuthenticationError(.notYetValid, "the token is not valid before \(notBefore.formatted)")
         }
-        if let issuedAt = try Self.numericDate(claims, "iat"), issuedAt > latest {
+        if let issuedAt = times.issuedAt, issuedAt > latest {
             throw AuthenticationError(
                 .notYetValid,
                 "the token was issued in the future, at \(issuedAt.formatted); check the issuer's clock"
             )
-        }
-        try self.checkIssuer(claims, key: key)
-        try self.checkAudience(claims)
-        return expiry
-    }
-
-    /// Refuses a token whose expiry, plus the leeway, is not after `now`.
-    func checkExpiry(_ expiry: NumericDate, now: NumericDate) throws(AuthenticationError) {
-        guard now < expiry.adding(nanoseconds: self.configuration.leewayNanoseconds) else {
-            throw AuthenticationError(.expired, "the token expired at \(expiry.formatted)")
         }
     }
 

@@ -30,14 +30,14 @@ extension JWTVerifier {
         )
 
         let claims = try Self.jsonObject(segments.payload, part: "claims")
-        let expiry = try self.checkClaims(claims, key: key, now: now)
+        let times = try self.checkClaims(claims, key: key, now: now)
         let principal = try self.configuration.principalMapping.principal(from: claims)
         return VerifiedToken(
             principal: principal,
             claims: claims,
             keyID: key.keyID,
             algorithm: algorithm,
-            expiry: expiry
+            times: times
         )
     }
 

@@ -63,7 +63,7 @@ public final class JWTVerifier: Sendable {
             (digest.flatMap { state.cache.lookup($0) }, state.keys, state.generation)
         }
         if let cached {
-            try self.checkExpiry(cached.expiry, now: moment)
+            try self.checkTimes(cached.times, now: moment)
             return cached
         }
 
@@ -157,11 +157,11 @@ public struct VerifiedToken: Sendable {
     public var keyID: String
     /// The algorithm of the signature.
     public var algorithm: JWTAlgorithm
-    /// The token's `exp`, exact to the nanosecond.
-    var expiry: NumericDate
+    /// The token's `exp`, `nbf` and `iat`, exact to the nanosecond.
+    var times: JWTVerifier.TimeClaims
 
     /// When the token expires.
     public var expiresAt: Date {
-        Date(timeIntervalSince1970: Double(self.expiry.seconds) + Double(self.expiry.nanoseconds) / 1e9)
+        Date(timeIntervalSince1970: Double(self.times.expiry.seconds) + Double(self.times.expiry.nanoseconds) / 1e9)
     }
 }

@@ -56,7 +56,7 @@ struct VerifiedTokenCache {
             return
         }
         if self.entries.count >= self.capacity && self.entries[digest] == nil {
-            self.entries = self.entries.filter { $0.value.expiry > now }
+            self.entries = self.entries.filter { $0.value.times.expiry > now }
             if self.entries.count >= self.capacity {
                 // Still full of live tokens: drop an eighth, so that this scan is not repeated on every insert.
                 let excess = self.entries.count - self.capacity + max(self.capacity / 8, 1)
