@@ -80,7 +80,8 @@ struct CallGate: Sendable {
         principal found: inout Principal?
     ) async -> Result<CallContext, CallStatus> {
         guard let policy = MethodPolicy.of(call.method) else {
-            return .failure(CallStatus(code: .permissionDenied, message: "\(call.method.fullName) has no permission rule"))
+            return .failure(
+                CallStatus(code: .permissionDenied, message: "\(call.method.fullName) has no permission rule"))
         }
         let principal: Principal
         do {

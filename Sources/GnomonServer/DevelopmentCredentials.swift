@@ -52,8 +52,9 @@ struct DevelopmentCredentials: Sendable {
     /// Writes `text` to a file only its owner can read, replacing it whole.
     private static func writePrivately(_ text: String, to path: String) throws {
         let temporary = path + ".new"
-        guard FileManager.default.createFile(
-            atPath: temporary, contents: Data((text + "\n").utf8), attributes: [.posixPermissions: 0o600])
+        guard
+            FileManager.default.createFile(
+                atPath: temporary, contents: Data((text + "\n").utf8), attributes: [.posixPermissions: 0o600])
         else {
             throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: temporary])
         }

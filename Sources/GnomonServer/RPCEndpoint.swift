@@ -1,10 +1,10 @@
 import Dispatch
 import Foundation
+import GnomonAuth
 import GnomonCore
 import GnomonNetwork
 import GnomonProtocol
 import GnomonStore
-import GnomonAuth
 
 /// The node's RPC side: TLS settings, event loops, the listener and the services behind it.
 final class RPCEndpoint: @unchecked Sendable {
@@ -53,7 +53,8 @@ final class RPCEndpoint: @unchecked Sendable {
             database: database,
             pool: pool
         )
-        let development = try configuration.isDevelopmentMode
+        let development =
+            try configuration.isDevelopmentMode
             ? DevelopmentCredentials.prepare(dataDirectory: dataDirectory) : nil
         let authentication = try TokenAuthentication(
             settings: configuration.auth, developmentKey: development?.key, logger: logger.forSource("auth"))

@@ -16,7 +16,8 @@ struct TenantService: Sendable {
         -> V1.CreateTenantResponse
     {
         let quotas = try Self.quotas(request.quotas)
-        let tenant = try await self.platformChange(context, resourceID: request.tenantID, doing: "creating the tenant") {
+        let tenant = try await self.platformChange(context, resourceID: request.tenantID, doing: "creating the tenant")
+        {
             try TenantStore.create(
                 tenantID: request.tenantID, displayName: request.displayName, quotas: quotas, on: $0)
         }
@@ -49,7 +50,8 @@ struct TenantService: Sendable {
         }
         let displayName = changesName ? request.displayName : nil
         let newState = state
-        let tenant = try await self.platformChange(context, resourceID: request.tenantID, doing: "changing the tenant") {
+        let tenant = try await self.platformChange(context, resourceID: request.tenantID, doing: "changing the tenant")
+        {
             try TenantStore.update(request.tenantID, displayName: displayName, state: newState, on: $0)
         }
         self.tenants.forget(request.tenantID)
@@ -59,7 +61,8 @@ struct TenantService: Sendable {
     func disable(_ request: V1.DisableTenantRequest, _ context: CallContext) async throws(CallStatus)
         -> V1.DisableTenantResponse
     {
-        let tenant = try await self.platformChange(context, resourceID: request.tenantID, doing: "disabling the tenant") {
+        let tenant = try await self.platformChange(context, resourceID: request.tenantID, doing: "disabling the tenant")
+        {
             try TenantStore.disable(request.tenantID, reason: request.reason, on: $0)
         }
         self.tenants.forget(request.tenantID)

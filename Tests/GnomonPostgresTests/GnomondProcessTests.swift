@@ -44,7 +44,8 @@ struct GnomondProcessTests {
         let tokenFile = try #require(hint["admin_token_file"])
         #expect(hint["command"]?.contains("--ca \(caFile) --token-file \(tokenFile) status") == true)
         // The token is printed for the developer, never logged.
-        let token = try String(contentsOfFile: tokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let token = try String(contentsOfFile: tokenFile, encoding: .utf8).trimmingCharacters(
+            in: .whitespacesAndNewlines)
         #expect(gnomond.standardOutput.contains(token))
         #expect(!gnomond.standardError.contains(token))
 

@@ -1,9 +1,9 @@
 import GnomonAuth
-@testable import GnomonNetwork
 import GnomonProtocol
 import Synchronization
 import Testing
 
+@testable import GnomonNetwork
 @testable import GnomonServer
 
 /// Verifies nothing: maps fixed token strings to principals, for the gate's own logic.
@@ -22,7 +22,8 @@ private struct FixedTenants: TenantAdmission {
     let disabled: Set<String>
 
     func refusal(for tenantID: String) async -> CallStatus? {
-        self.disabled.contains(tenantID) ? CallStatus(code: .permissionDenied, message: "tenant '\(tenantID)' is disabled") : nil
+        self.disabled.contains(tenantID)
+            ? CallStatus(code: .permissionDenied, message: "tenant '\(tenantID)' is disabled") : nil
     }
 }
 
