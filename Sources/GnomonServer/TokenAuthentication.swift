@@ -11,7 +11,7 @@ import GnomonProtocol
 /// With no keys configured every call is refused: the server fails closed.
 final class TokenAuthentication: BearerAuthenticator, @unchecked Sendable {
     /// The issuer of the tokens `gnomond --dev` mints.
-    static let developmentIssuer = "gnomond-dev"
+    static let developmentIssuer = DevelopmentSigningKey.issuer
 
     private let verifier: JWTVerifier?
     private let logger: Logger

@@ -19,7 +19,7 @@ func printError(_ message: String) {
 let parser = OptionParser(
     commandName: "gnomon",
     usage: "gnomon [options] <command>",
-    purpose: "gnomon — the Gnomon command line. Commands: status",
+    purpose: "gnomon — the Gnomon command line. Commands: status, token mint",
     options: [
         .value(
             "server",
@@ -87,8 +87,16 @@ guard let command = values.positionals.first else {
     printError("gnomon: a command is needed, such as 'gnomon status'; run 'gnomon --help' for the list")
     exit(ExitStatus.usage.rawValue)
 }
+if command == "token" {
+    guard values.positionals.count >= 2, values.positionals[1] == "mint" else {
+        printError("gnomon: 'gnomon token' needs a subcommand: mint; see 'gnomon token mint --help'")
+        exit(ExitStatus.usage.rawValue)
+    }
+    exit(TokenMint.run(Array(values.positionals.dropFirst(2))))
+}
 guard command == "status", values.positionals.count == 1 else {
-    printError("gnomon: unknown command '\(values.positionals.joined(separator: " "))'; the commands are: status")
+    printError(
+        "gnomon: unknown command '\(values.positionals.joined(separator: " "))'; the commands are: status, token mint")
     exit(ExitStatus.usage.rawValue)
 }
 

@@ -63,6 +63,20 @@ struct GnomondProcessTests {
         #expect((answer["database"] as? [String: Any])?["state"] as? String == "ready")
         #expect((answer["node_id"] as? String)?.isEmpty == false)
 
+        // gnomon token mint signs with the development key; the server accepts what it signs.
+        let keyFile = URL(fileURLWithPath: tokenFile).deletingLastPathComponent().path + "/jwt-signing-key.pem"
+        let mint = try GnomondProcess(
+            executable: cli,
+            arguments: ["token", "mint", "--key", keyFile, "--tenant", "default", "--role", "viewer", "--ttl", "5m"],
+            directory: folder)
+        #expect(try await mint.waitForExit() == 0)
+        let minted = mint.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(minted.split(separator: ".").count == 3)
+        let asViewer = try GnomondProcess(
+            executable: cli, arguments: ["--server", address, "--ca", caFile, "status"],
+            environment: ["GNOMON_TOKEN": minted], directory: folder)
+        #expect(try await asViewer.waitForExit() == 0)
+
         // Without a token the call is refused: exit 4, saying what to send.
         let anonymous = try GnomondProcess(
             executable: cli, arguments: ["--server", address, "--ca", caFile, "status"], directory: folder)
