@@ -21,7 +21,9 @@ struct JSONParserTests {
 
     @Test("keeps a number's text, so that no precision is lost")
     func numbersKeepText() {
-        #expect(self.parse("12345678901234567890.123456789") == .number(JSONNumber(text: "12345678901234567890.123456789")!))
+        #expect(
+            self.parse("12345678901234567890.123456789") == .number(JSONNumber(text: "12345678901234567890.123456789")!)
+        )
         #expect(JSONNumber(text: "9007199254740993")?.int64Value == 9_007_199_254_740_993)
         #expect(JSONNumber(text: "1.0")?.int64Value == nil)
     }

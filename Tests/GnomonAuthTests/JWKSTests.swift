@@ -64,7 +64,8 @@ struct JWKSTests {
         #expect(verifier.skippedKeys.count == 5)
     }
 
-    @Test("a key with private material is refused, and the file with it", arguments: ["jwks-rsa", "jwks-ec", "jwks-ed"])
+    @Test(
+        "a key with private material is refused, and the file with it", arguments: ["jwks-rsa", "jwks-ec", "jwks-ed"])
     func refusesPrivateMaterial(keyID: String) throws {
         var keys = try Self.fixtureKeys()
         keys[keyID]?["d"] = "AQAB"

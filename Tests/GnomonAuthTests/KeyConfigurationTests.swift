@@ -17,7 +17,8 @@ struct KeyConfigurationTests {
 
     @Test("an RSA key cannot be allowed an HMAC algorithm")
     func rsaKeyForHMAC() {
-        let error = self.refusal(JWTKeyFile(path: Fixtures.key("rsa-public.pem"), keyID: "rsa", algorithms: [.rs256, .hs256]))
+        let error = self.refusal(
+            JWTKeyFile(path: Fixtures.key("rsa-public.pem"), keyID: "rsa", algorithms: [.rs256, .hs256]))
         #expect(error?.code == .invalidConfiguration)
         #expect(error?.message.contains("cannot verify HS256") == true)
     }
@@ -35,7 +36,8 @@ struct KeyConfigurationTests {
         arguments: ["rsa-public.pem", "ec-public.pem", "ed25519-public.pem", "rsa-private.pem"]
     )
     func pemAsSecret(file: String) {
-        let error = self.refusal(JWTKeyFile(path: Fixtures.key(file), keyID: "k", algorithms: [.hs256], encoding: .rawSecret))
+        let error = self.refusal(
+            JWTKeyFile(path: Fixtures.key(file), keyID: "k", algorithms: [.hs256], encoding: .rawSecret))
         #expect(error?.code == .invalidConfiguration)
         #expect(error?.message.contains("not an HMAC secret") == true)
         Fixtures.expectNoSecrets(in: error?.message ?? "", token: "")
@@ -43,7 +45,9 @@ struct KeyConfigurationTests {
 
     @Test("keys of other types and curves cannot be used for other algorithms", arguments: JWTAlgorithm.allCases)
     func mismatchedAlgorithms(algorithm: JWTAlgorithm) {
-        let files = ["rsa-public.pem": JWTAlgorithm.KeyKind.rsa, "ec-public.pem": .ecP256, "ed25519-public.pem": .ed25519]
+        let files = [
+            "rsa-public.pem": JWTAlgorithm.KeyKind.rsa, "ec-public.pem": .ecP256, "ed25519-public.pem": .ed25519,
+        ]
         for (file, kind) in files {
             let error = self.refusal(JWTKeyFile(path: Fixtures.key(file), keyID: "k", algorithms: [algorithm]))
             #expect((error == nil) == (algorithm.keyKind == kind), "\(file) with \(algorithm)")
@@ -52,7 +56,8 @@ struct KeyConfigurationTests {
 
     @Test("an RSA key under 2048 bits is refused")
     func weakRSA() {
-        let error = self.refusal(JWTKeyFile(path: Fixtures.key("rsa-1024-public.pem"), keyID: "rsa", algorithms: [.rs256]))
+        let error = self.refusal(
+            JWTKeyFile(path: Fixtures.key("rsa-1024-public.pem"), keyID: "rsa", algorithms: [.rs256]))
         #expect(error?.code == .invalidConfiguration)
         #expect(error?.message.contains("1024-bit") == true)
     }
@@ -64,7 +69,9 @@ struct KeyConfigurationTests {
         #expect(error?.message.contains("secp384r1") == true)
     }
 
-    @Test("an HMAC secret shorter than its hash is refused", arguments: [(JWTAlgorithm.hs256, 31), (.hs384, 47), (.hs512, 63)])
+    @Test(
+        "an HMAC secret shorter than its hash is refused",
+        arguments: [(JWTAlgorithm.hs256, 31), (.hs384, 47), (.hs512, 63)])
     func shortSecret(algorithm: JWTAlgorithm, length: Int) throws {
         let folder = TemporaryFolder()
         let path = try folder.write("secret", [UInt8](repeating: 7, count: length))
@@ -91,7 +98,8 @@ struct KeyConfigurationTests {
     @Test("a base64url secret file with padding or other characters is refused")
     func badBase64URLSecret() throws {
         let folder = TemporaryFolder()
-        let text = String(decoding: FileManager.default.contents(atPath: Fixtures.key("hmac-secret.b64url"))!, as: UTF8.self)
+        let text = String(
+            decoding: FileManager.default.contents(atPath: Fixtures.key("hmac-secret.b64url"))!, as: UTF8.self)
         let path = try folder.write("secret", Array((text.trimmingCharacters(in: .newlines) + "==").utf8))
         let error = self.refusal(JWTKeyFile(path: path, keyID: "k", algorithms: [.hs256], encoding: .base64URLSecret))
         #expect(error?.code == .invalidConfiguration)
@@ -132,8 +140,11 @@ struct KeyConfigurationTests {
 
     @Test("a key with no algorithm, or bound to an issuer not accepted, is refused")
     func badKeySettings() {
-        #expect(self.refusal(JWTKeyFile(path: Fixtures.key("ec-public.pem"), keyID: "ec", algorithms: []))?.code == .invalidConfiguration)
-        let bound = JWTKeyFile(path: Fixtures.key("ec-public.pem"), keyID: "ec", algorithms: [.es256], issuer: "https://other")
+        #expect(
+            self.refusal(JWTKeyFile(path: Fixtures.key("ec-public.pem"), keyID: "ec", algorithms: []))?.code
+                == .invalidConfiguration)
+        let bound = JWTKeyFile(
+            path: Fixtures.key("ec-public.pem"), keyID: "ec", algorithms: [.es256], issuer: "https://other")
         #expect(self.refusal(bound)?.code == .invalidConfiguration)
     }
 

@@ -32,7 +32,10 @@ struct NumericDateTests {
 
     @Test(
         "refuses negative times and times after year 9999, however written",
-        arguments: ["-1", "-0.5", "253402300800", "1e12", "1e300", "1e99999999999999999999", "9" + String(repeating: "9", count: 400)]
+        arguments: [
+            "-1", "-0.5", "253402300800", "1e12", "1e300", "1e99999999999999999999",
+            "9" + String(repeating: "9", count: 400),
+        ]
     )
     func refuses(text: String) {
         #expect(self.date(text) == nil)

@@ -44,7 +44,9 @@ struct TokenCacheTests {
         var configuration = Fixtures.configuration()
         configuration.cacheCapacity = 4
         let verifier = try JWTVerifier(configuration: configuration)
-        let names = ["valid-hs256", "valid-hs384", "valid-hs512", "valid-rs256", "valid-ps256", "valid-es256", "valid-eddsa"]
+        let names = [
+            "valid-hs256", "valid-hs384", "valid-hs512", "valid-rs256", "valid-ps256", "valid-es256", "valid-eddsa",
+        ]
         for name in names {
             _ = try verifier.verify(Fixtures.token(name), now: Fixtures.now)
             #expect(verifier.cachedTokenCount <= 4)
