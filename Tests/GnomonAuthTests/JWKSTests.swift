@@ -87,6 +87,16 @@ struct JWKSTests {
         #expect(error.message.contains("jwks-ec"))
     }
 
+    @Test("an RSA key whose exponent is 1 or even is refused", arguments: ["AQ", "Ag", "AQAA"])
+    func refusesUnsoundExponent(exponent: String) throws {
+        var keys = try Self.fixtureKeys()
+        keys["jwks-rsa"]?["e"] = exponent
+        let folder = TemporaryFolder()
+        let error = try #require(try Self.verifier(keys: Array(keys.values), in: folder).failure)
+        #expect(error.code == .invalidConfiguration)
+        #expect(error.message.contains("jwks-rsa"))
+    }
+
     @Test("an alg that does not suit the key's type is refused, so no RSA key becomes an HMAC key")
     func refusesMismatchedAlg() throws {
         var keys = try Self.fixtureKeys()
