@@ -48,6 +48,7 @@ final class AsymmetricKey: @unchecked Sendable {
                     "\(origin) holds a \(bits)-bit RSA key; RS256 and PS256 need at least 2048 bits"
                 )
             }
+            try self.checkPublicKey(origin: origin, problem: "an RSA public key OpenSSL finds unsound")
 
         case .ecP256:
             var name = [CChar](repeating: 0, count: 64)
@@ -60,15 +61,16 @@ final class AsymmetricKey: @unchecked Sendable {
                     "\(origin) holds an EC key on curve \(group.isEmpty ? "unknown" : group); ES256 needs P-256"
                 )
             }
-            try self.checkPublicKey(origin: origin)
+            try self.checkPublicKey(origin: origin, problem: "an EC public key that is not a valid P-256 point")
 
         case .ed25519, .hmac:
             break
         }
     }
 
-    /// Checks an EC point is on its curve, which a JWK's x and y need not be.
-    private func checkPublicKey(origin: String) throws(AuthenticationError) {
+    /// Checks the public key as OpenSSL can: an EC point is on its curve, an RSA exponent is odd
+    /// and above 1. A JWK's components need be neither.
+    private func checkPublicKey(origin: String, problem: String) throws(AuthenticationError) {
         OpenSSLErrors.clear()
         guard let context = EVP_PKEY_CTX_new_from_pkey(nil, self.handle, nil) else {
             throw AuthenticationError(.internalError, "cannot check the key of \(origin)")
@@ -77,7 +79,7 @@ final class AsymmetricKey: @unchecked Sendable {
         guard EVP_PKEY_public_check(context) == 1 else {
             throw AuthenticationError(
                 .invalidConfiguration,
-                "\(origin) holds an EC public key that is not a valid P-256 point\(OpenSSLErrors.drainReason())"
+                "\(origin) holds \(problem)\(OpenSSLErrors.drainReason())"
             )
         }
     }

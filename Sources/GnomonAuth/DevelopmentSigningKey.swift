@@ -94,10 +94,10 @@ public struct DevelopmentSigningKey: Sendable {
             throw Self.failure("cannot read development key file \(path)")
         }
         guard status.st_mode & 0o077 == 0 else {
+            let mode = String(status.st_mode & 0o777, radix: 8)
             throw AuthenticationError(
                 .invalidConfiguration,
-                "development key file \(path) is readable by others (mode \(String(status.st_mode & 0o777, radix: 8))); "
-                    + "run chmod 600 on it"
+                "development key file \(path) is readable by others (mode \(mode)); run chmod 600 on it"
             )
         }
     }

@@ -18,15 +18,25 @@ public enum JWTAlgorithm: String, Sendable, Hashable, CaseIterable, Comparable {
     case edDSA = "EdDSA"
 
     /// The kind of key an algorithm needs.
-    public enum KeyKind: String, Sendable, Hashable {
+    public enum KeyKind: Sendable, Hashable {
         /// A shared secret.
-        case hmac = "an HMAC secret"
+        case hmac
         /// An RSA key.
-        case rsa = "an RSA key"
+        case rsa
         /// An EC key on the P-256 curve.
-        case ecP256 = "a P-256 EC key"
+        case ecP256
         /// An Ed25519 key.
-        case ed25519 = "an Ed25519 key"
+        case ed25519
+
+        /// The kind with an article, such as `an RSA key`, for messages.
+        var phrase: String {
+            switch self {
+            case .hmac: "an HMAC secret"
+            case .rsa: "an RSA key"
+            case .ecP256: "a P-256 EC key"
+            case .ed25519: "an Ed25519 key"
+            }
+        }
     }
 
     /// The kind of key this algorithm signs and verifies with.

@@ -98,7 +98,7 @@ struct JWTKeySet: Sendable {
             let suitable = JWTAlgorithm.allCases.filter { $0.keyKind == material.kind }.map(\.rawValue)
             throw AuthenticationError(
                 .invalidConfiguration,
-                "\(origin) holds \(material.kind.rawValue), which cannot verify \(algorithm.rawValue); "
+                "\(origin) holds \(material.kind.phrase), which cannot verify \(algorithm.rawValue); "
                     + "it suits \(suitable.joined(separator: ", "))"
             )
         }

@@ -29,7 +29,7 @@ extension JWTVerifier {
             material: key.material
         )
 
-        let claims = try Self.jsonObject(segments.payload, part: "claims")
+        let claims = try Self.jsonObject(segments.payload, part: "payload")
         let times = try self.checkClaims(claims, key: key, now: now)
         let principal = try self.configuration.principalMapping.principal(from: claims)
         return VerifiedToken(
@@ -59,7 +59,7 @@ extension JWTVerifier {
         }
         let parts = [bytes[..<dots[0]], bytes[(dots[0] + 1)..<dots[1]], bytes[(dots[1] + 1)...]]
         var decoded: [[UInt8]] = []
-        for (part, name) in zip(parts, ["header", "claims", "signature"]) {
+        for (part, name) in zip(parts, ["header", "payload", "signature"]) {
             guard let bytes = Base64URL.decode(part) else {
                 throw AuthenticationError(
                     .malformed,

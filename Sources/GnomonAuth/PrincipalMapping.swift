@@ -82,7 +82,8 @@ public struct PrincipalMapping: Sendable, Hashable {
                 guard case .string(let name) = element else {
                     throw AuthenticationError(
                         .malformed,
-                        "the token's roles claim (\(self.rolesClaim)) holds \(element.typeDescription), not only strings"
+                        "the token's roles claim (\(self.rolesClaim)) holds \(element.typeDescription), "
+                            + "not only strings"
                     )
                 }
                 strings.append(name)

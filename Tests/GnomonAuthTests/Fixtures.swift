@@ -89,7 +89,8 @@ enum Fixtures {
 
     /// A verifier with only the JWKS file.
     static func makeJWKSVerifier() throws -> JWTVerifier {
-        try JWTVerifier(configuration: Self.configuration(keyFiles: [], jwksFiles: [JWKSFile(path: Self.key("jwks.json"))]))
+        try JWTVerifier(
+            configuration: Self.configuration(keyFiles: [], jwksFiles: [JWKSFile(path: Self.key("jwks.json"))]))
     }
 
     /// Texts no error message may hold: every key file's contents, whole and line by line.
