@@ -175,6 +175,8 @@ struct TenantService: Sendable {
         }
     }
 
+    // TODO: add a --default-quota NAME=VALUE option to gnomond, so that a quota of 0 resolves
+    // (TenantQuotas.resolved(over:)) to a deployment default once job submission takes quotas.
     private static func quotas(_ message: V1.Quotas?) throws(CallStatus) -> TenantQuotas {
         let message = message ?? V1.Quotas()
         let quotas = TenantQuotas(
