@@ -28,6 +28,8 @@ struct CallContext: Sendable {
     let requestID: String
     /// The client's address, as `host:port`.
     let clientAddress: String
+    /// The call's metadata: idempotency key and trace context (the credentials are checked).
+    let metadata: V1.CallMetadata
 
     /// The tenant every operation of the call acts within; `nil` only for platform calls.
     var tenantID: String? { self.principal.tenantID }
@@ -116,7 +118,7 @@ struct CallGate: Sendable {
         return .success(
             CallContext(
                 method: call.method, policy: policy, principal: principal, requestID: requestID,
-                clientAddress: call.peerAddress))
+                clientAddress: call.peerAddress, metadata: call.metadata))
     }
 
     /// The token of an `authorization: Bearer <token>` value.

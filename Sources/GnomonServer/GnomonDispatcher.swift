@@ -10,6 +10,7 @@ struct GnomonDispatcher: RPCDispatcher {
     let status: StatusService
     let tenants: TenantService
     let audit: AuditService
+    let jobs: JobService
 
     func unary(_ call: IncomingCall) async -> Result<[UInt8], CallStatus> {
         let context: CallContext
@@ -24,6 +25,10 @@ struct GnomonDispatcher: RPCDispatcher {
             return await Self.answer(call) { (request: V1.GetServerStatusRequest) in
                 await self.status.getServerStatus(request)
             }
+        case .submitJob:
+            return await Self.answer(call) { try await self.jobs.submit($0, context) }
+        case .submitJobs:
+            return await Self.answer(call) { try await self.jobs.submitMany($0, context) }
         case .createTenant:
             return await Self.answer(call) { try await self.tenants.create($0, context) }
         case .updateTenant:

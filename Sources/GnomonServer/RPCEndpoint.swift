@@ -76,7 +76,8 @@ final class RPCEndpoint: @unchecked Sendable {
                 auditDenied: { await auditor.recordDenied($0) }),
             status: status,
             tenants: TenantService(pool: pool, audit: auditor, tenants: tenantStates, cursors: cursors),
-            audit: AuditService(pool: pool, cursors: cursors))
+            audit: AuditService(pool: pool, cursors: cursors),
+            jobs: JobService(pool: pool, store: try await Self.jobStore(pool), audit: auditor))
         let server = try await RPCServer.start(
             configuration: RPCServer.Configuration(
                 host: configuration.listenAddress.host,
@@ -185,6 +186,11 @@ final class RPCEndpoint: @unchecked Sendable {
     }
 
     /// The `gnomon` built beside this `gnomond`, so the command can be pasted as it is.
+    /// The job store, sized to the cluster's fixed shard count.
+    private static func jobStore(_ pool: PostgresPool) async throws -> JobStore {
+        try await pool.withConnection { try JobStore.load(on: $0) }
+    }
+
     /// The cluster's key for sealing page cursors, shared by every node.
     private static func cursorKey(_ pool: PostgresPool) async throws -> [UInt8] {
         try await pool.withConnection { connection in

@@ -1,0 +1,126 @@
+import Foundation
+import GnomonAuth
+import GnomonCore
+import GnomonNetwork
+import GnomonProtocol
+import GnomonServer
+import GnomonTestSupport
+import Testing
+
+/// A `gnomond` node in this process, on a test database, checking tokens signed by a key of
+/// the test's own: calls go over real TLS on loopback to a real PostgreSQL.
+final class AuthHarness: Sendable {
+    static let issuer = "https://id.test.gnomon"
+    let signer: JWTSigner
+    let channel: RPCChannel
+    let group: EventLoopGroup
+
+    private init(signer: JWTSigner, channel: RPCChannel, group: EventLoopGroup) {
+        self.signer = signer
+        self.channel = channel
+        self.group = group
+    }
+
+    static func with(_ body: (AuthHarness) async throws -> Void) async throws {
+        try await TestDatabase.with { database in
+            let folder = try TestPostgres.makeTemporaryFolder()
+            defer { try? FileManager.default.removeItem(atPath: folder) }
+            let key = try DevelopmentSigningKey.loadOrCreate(in: folder + "/keys")
+            var configuration = ServerConfiguration(
+                dataDirectory: folder + "/data",
+                databaseURL: database.connectionString,
+                listenAddress: HostAndPort(host: "127.0.0.1", port: 0))
+            configuration.auth.issuer = Self.issuer
+            configuration.auth.keyFiles = [
+                AuthSettings.KeyFile(keyID: key.keyID, algorithms: ["EdDSA"], path: key.path)
+            ]
+            let node = ServerNode(configuration: configuration, workingDirectory: folder, logger: .disabled)
+            _ = try await node.start()
+            let port = try #require(await node.rpcPort)
+            let group = try EventLoopGroup(threads: 1)
+            let tls = try TLSClientContext(configuration: TLSConfiguration(caFile: folder + "/data/tls/ca.pem"))
+            let channel = RPCChannel(
+                configuration: RPCChannel.Configuration(host: "127.0.0.1", port: port), tls: tls, group: group)
+            let harness = AuthHarness(signer: try key.makeSigner(), channel: channel, group: group)
+            do {
+                try await body(harness)
+            } catch {
+                await harness.close()
+                try await node.stop()
+                throw error
+            }
+            await harness.close()
+            try await node.stop()
+        }
+    }
+
+    func close() async {
+        self.channel.close()
+        await self.group.shutdown()
+    }
+
+    /// A token for `tenant` with `roles`, valid for an hour unless told otherwise.
+    func token(
+        _ tenant: String?,
+        _ roles: Set<Role>,
+        subject: String = "tester",
+        audience: String = "gnomon",
+        lifetime: Duration = .seconds(3_600),
+        issuedAt: Date = Date()
+    ) throws -> String {
+        try self.signer.sign(
+            principal: Principal(tenantID: tenant, subject: subject, roles: roles),
+            issuer: Self.issuer, audience: audience, lifetime: lifetime, now: issuedAt)
+    }
+
+    /// Calls `method` with `token`; the status of a refusal is thrown.
+    func call<Response: ProtoMessage>(
+        _ method: MethodDescriptor,
+        _ request: some ProtoMessage,
+        token: String?,
+        tenantHeader: String = "",
+        as type: Response.Type = Response.self
+    ) async throws -> Response {
+        var metadata = V1.CallMetadata()
+        if let token {
+            metadata.authorization = "Bearer \(token)"
+        }
+        metadata.tenantID = tenantHeader
+        let answer = try await self.channel.unary(
+            method, payload: try request.serializedBytes(), metadata: metadata, deadline: .now + .seconds(20))
+        return try Response(serializedBytes: answer)
+    }
+
+    /// The status a call ends with: OK, or the refusal.
+    func status(
+        _ method: MethodDescriptor,
+        _ request: some ProtoMessage = V1.GetServerStatusRequest(),
+        token: String?,
+        tenantHeader: String = ""
+    ) async -> CallStatus {
+        var metadata = V1.CallMetadata()
+        if let token {
+            metadata.authorization = "Bearer \(token)"
+        }
+        metadata.tenantID = tenantHeader
+        do {
+            _ = try await self.channel.unary(
+                method, payload: try request.serializedBytes(), metadata: metadata, deadline: .now + .seconds(20))
+            return CallStatus(code: .ok)
+        } catch let status as CallStatus {
+            return status
+        } catch {
+            return CallStatus(code: .internal, message: "\(error)")
+        }
+    }
+
+    /// Creates tenants as a platform admin.
+    func createTenants(_ ids: String...) async throws {
+        let platform = try self.token(nil, [.platformAdmin])
+        for id in ids {
+            let created: V1.CreateTenantResponse = try await self.call(
+                .createTenant, V1.CreateTenantRequest(tenantID: id, displayName: id.capitalized), token: platform)
+            #expect(created.tenant?.id == id)
+        }
+    }
+}
