@@ -11,6 +11,7 @@ struct GnomonDispatcher: RPCDispatcher {
     let tenants: TenantService
     let audit: AuditService
     let jobs: JobService
+    let workers: WorkerService
 
     func unary(_ call: IncomingCall) async -> Result<[UInt8], CallStatus> {
         let context: CallContext
@@ -29,6 +30,12 @@ struct GnomonDispatcher: RPCDispatcher {
             return await Self.answer(call) { try await self.jobs.submit($0, context) }
         case .submitJobs:
             return await Self.answer(call) { try await self.jobs.submitMany($0, context) }
+        case .heartbeat:
+            return await Self.answer(call) { try await self.workers.heartbeat($0, context) }
+        case .completeAttempt:
+            return await Self.answer(call) { try await self.workers.complete($0, context) }
+        case .failAttempt:
+            return await Self.answer(call) { try await self.workers.fail($0, context) }
         case .createTenant:
             return await Self.answer(call) { try await self.tenants.create($0, context) }
         case .updateTenant:
@@ -51,10 +58,23 @@ struct GnomonDispatcher: RPCDispatcher {
     }
 
     func serverStreaming(_ call: IncomingCall, send: @escaping @Sendable ([UInt8]) async -> Bool) async -> CallStatus {
-        if case .failure(let status) = await self.gate.admit(call) {
+        let context: CallContext
+        switch await self.gate.admit(call) {
+        case .success(let admitted):
+            context = admitted
+        case .failure(let status):
             return status
         }
-        return Self.unimplemented(call.method)
+        switch call.method {
+        case .leaseJobs:
+            guard let request = try? V1.LeaseJobsRequest(serializedBytes: call.payload) else {
+                return CallStatus(
+                    code: .invalidArgument, message: "the request is not a valid gnomon.v1.LeaseJobsRequest")
+            }
+            return await self.workers.lease(request, context, send: send)
+        default:
+            return Self.unimplemented(call.method)
+        }
     }
 
     /// Decodes the request, runs `body`, and encodes its response.

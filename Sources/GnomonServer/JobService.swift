@@ -77,6 +77,10 @@ struct JobService: Sendable {
                 if created > 0 {
                     try QuotaStore.takePendingJobs(created, limit: pendingLimit, tenantID: tenantID, on: connection)
                 }
+                for queue in Set(jobs.map(\.queue)).sorted() {
+                    try connection.notify(
+                        JobNotifications.channel, payload: JobNotifications.payload(tenantID: tenantID, queue: queue))
+                }
                 let resource = inserted.count == 1 ? inserted[0].id.uuidString.lowercased() : "\(inserted.count) jobs"
                 try audit.record(context, resourceID: resource, status: CallStatus(code: .ok), on: connection)
                 return inserted

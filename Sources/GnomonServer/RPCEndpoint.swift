@@ -12,6 +12,7 @@ final class RPCEndpoint: @unchecked Sendable {
     private let group: EventLoopGroup
     private let pool: PostgresPool
     private let authentication: TokenAuthentication
+    private let notifications: JobNotifications
     private let reloader: Task<Void, Never>
     // Only cancelled, once, in `stop`; a dispatch source may be cancelled from any thread.
     private let hangUp: any DispatchSourceSignal
@@ -21,6 +22,7 @@ final class RPCEndpoint: @unchecked Sendable {
         group: EventLoopGroup,
         pool: PostgresPool,
         authentication: TokenAuthentication,
+        notifications: JobNotifications,
         reloader: Task<Void, Never>,
         hangUp: any DispatchSourceSignal
     ) {
@@ -28,6 +30,7 @@ final class RPCEndpoint: @unchecked Sendable {
         self.group = group
         self.pool = pool
         self.authentication = authentication
+        self.notifications = notifications
         self.reloader = reloader
         self.hangUp = hangUp
     }
@@ -70,6 +73,9 @@ final class RPCEndpoint: @unchecked Sendable {
                 }
             }
         }
+        let store = try await Self.jobStore(pool)
+        let notifications = JobNotifications(connectionString: connectionString, logger: logger.forSource("notify"))
+        notifications.start()
         let dispatcher = GnomonDispatcher(
             gate: CallGate(
                 authenticator: authentication, tenants: tenantStates,
@@ -77,7 +83,10 @@ final class RPCEndpoint: @unchecked Sendable {
             status: status,
             tenants: TenantService(pool: pool, audit: auditor, tenants: tenantStates, cursors: cursors),
             audit: AuditService(pool: pool, cursors: cursors),
-            jobs: JobService(pool: pool, store: try await Self.jobStore(pool), audit: auditor))
+            jobs: JobService(pool: pool, store: store, audit: auditor),
+            workers: WorkerService(
+                pool: pool, store: store, notifications: notifications, audit: auditor,
+                logger: logger.forSource("workers")))
         let server = try await RPCServer.start(
             configuration: RPCServer.Configuration(
                 host: configuration.listenAddress.host,
@@ -104,6 +113,7 @@ final class RPCEndpoint: @unchecked Sendable {
             group: group,
             pool: pool,
             authentication: authentication,
+            notifications: notifications,
             reloader: Self.watch(tls, logger: logger),
             hangUp: Self.reloadOnHangUp(tls, logger: logger)
         )
@@ -114,6 +124,8 @@ final class RPCEndpoint: @unchecked Sendable {
         self.hangUp.cancel()
         self.reloader.cancel()
         self.authentication.stop()
+        // Lease streams wake from their waits and end with the server's shutdown.
+        self.notifications.stop()
         await self.server.shutdown(timeout: timeout)
         await self.group.shutdown()
         await self.pool.shutdown()

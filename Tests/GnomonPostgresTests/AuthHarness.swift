@@ -5,6 +5,7 @@ import GnomonNetwork
 import GnomonProtocol
 import GnomonServer
 import GnomonTestSupport
+import Synchronization
 import Testing
 
 /// A `gnomond` node in this process, on a test database, checking tokens signed by a key of
@@ -122,5 +123,67 @@ final class AuthHarness: Sendable {
                 .createTenant, V1.CreateTenantRequest(tenantID: id, displayName: id.capitalized), token: platform)
             #expect(created.tenant?.id == id)
         }
+    }
+}
+
+extension AuthHarness {
+    /// Opens a lease stream; its messages arrive in `received` as they come.
+    func leaseStream(token: String, queues: [String], capacity: UInt32, worker: String = "w1") throws -> LeaseStream {
+        var metadata = V1.CallMetadata()
+        metadata.authorization = "Bearer \(token)"
+        let stream = self.channel.serverStreaming(
+            .leaseJobs,
+            payload: try V1.LeaseJobsRequest(workerID: worker, queues: queues, capacity: capacity).serializedBytes(),
+            metadata: metadata)
+        return LeaseStream(stream)
+    }
+}
+
+/// What a lease stream delivered, and how it ended.
+final class LeaseLog: Sendable {
+    let received = Synchronization.Mutex<[V1.LeasedJob]>([])
+    let ended = Synchronization.Mutex<CallStatus?>(nil)
+}
+
+/// A worker's lease stream, read in the background into a list the test can look at.
+final class LeaseStream: Sendable {
+    let log = LeaseLog()
+    private let reader: Task<Void, Never>
+
+    init(_ stream: AsyncThrowingStream<[UInt8], any Error>) {
+        let log = self.log
+        self.reader = Task {
+            do {
+                for try await bytes in stream {
+                    if case .leased(let job) = try V1.LeaseStreamMessage(serializedBytes: bytes).event {
+                        log.received.withLock { $0.append(job) }
+                    }
+                }
+                log.ended.withLock { $0 = CallStatus(code: .ok) }
+            } catch {
+                log.ended.withLock { $0 = (error as? CallStatus) ?? CallStatus(code: .unknown, message: "\(error)") }
+            }
+        }
+    }
+
+    var jobs: [V1.LeasedJob] { self.log.received.withLock { $0 } }
+
+    /// How the stream ended, if it has.
+    var endStatus: CallStatus? { self.log.ended.withLock { $0 } }
+
+    /// Waits up to `timeout` for at least `count` leased jobs.
+    func waitFor(_ count: Int, within timeout: Duration = .seconds(10)) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if self.jobs.count >= count {
+                return true
+            }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return self.jobs.count >= count
+    }
+
+    func cancel() {
+        self.reader.cancel()
     }
 }

@@ -1,0 +1,162 @@
+import CGnomonShims
+import Foundation
+import GnomonCore
+import GnomonStore
+import Synchronization
+
+/// Wakes the node's lease streams when jobs of their queues may have become claimable.
+///
+/// Submissions send `NOTIFY gnomon_jobs, '<tenant>/<queue>'` in their transaction, so the
+/// notification arrives when they commit; one connection per node listens, on a thread of its
+/// own, and wakes the streams waiting on that tenant and queue. When the listening connection
+/// breaks, every waiter is woken (to look for itself) and the connection is made again.
+final class JobNotifications: Sendable {
+    /// The channel submissions notify.
+    static let channel = "gnomon_jobs"
+
+    private struct Waiter {
+        let tenantID: String
+        let queues: Set<String>
+        let continuation: CheckedContinuation<Void, Never>
+    }
+
+    private let connectionString: String
+    private let logger: Logger
+    private struct Waiters {
+        var waiting: [UInt64: Waiter] = [:]
+        /// Waiters woken (by their deadline or cancellation) before they registered.
+        var wokenEarly: Set<UInt64> = []
+    }
+
+    private let waiters = Synchronization.Mutex(Waiters())
+    private let nextWaiter = Atomic<UInt64>(0)
+    private let stopping = Atomic<Bool>(false)
+
+    init(connectionString: String, logger: Logger) {
+        self.connectionString = connectionString
+        self.logger = logger
+    }
+
+    /// The payload that names a tenant's queue.
+    static func payload(tenantID: String, queue: String) -> String {
+        "\(tenantID)/\(queue)"
+    }
+
+    /// Starts listening on a thread of its own.
+    func start() {
+        let thread = Thread { [self] in
+            gnomon_set_thread_name("gnomon-notify")
+            self.listenUntilStopped()
+        }
+        thread.start()
+    }
+
+    /// Whether ``stop()`` was called: the node is shutting down.
+    var isStopped: Bool {
+        self.stopping.load(ordering: .acquiring)
+    }
+
+    /// Stops listening and wakes every waiter.
+    func stop() {
+        self.stopping.store(true, ordering: .releasing)
+        self.wakeAll()
+    }
+
+    /// Waits until a job of one of `queues` may be claimable, `deadline` passes, or the task is
+    /// cancelled; whichever comes first.
+    func wait(tenantID: String, queues: Set<String>, until deadline: ContinuousClock.Instant?) async {
+        let id = self.nextWaiter.add(1, ordering: .relaxed).newValue
+        let timer = deadline.map { deadline in
+            Task { [self] in
+                guard (try? await Task.sleep(until: deadline, clock: .continuous)) != nil else {
+                    return
+                }
+                self.wake(id)
+            }
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let registered = self.waiters.withLock { waiters -> Bool in
+                    guard waiters.wokenEarly.remove(id) == nil, !self.stopping.load(ordering: .acquiring) else {
+                        return false
+                    }
+                    waiters.waiting[id] = Waiter(tenantID: tenantID, queues: queues, continuation: continuation)
+                    return true
+                }
+                if !registered {
+                    continuation.resume()
+                }
+            }
+        } onCancel: {
+            self.wake(id)
+        }
+        timer?.cancel()
+        await timer?.value
+        // A wake that lost the race with another is remembered; forget it.
+        _ = self.waiters.withLock { $0.wokenEarly.remove(id) }
+    }
+
+    private func wake(_ id: UInt64) {
+        let waiter = self.waiters.withLock { waiters -> Waiter? in
+            guard let waiter = waiters.waiting.removeValue(forKey: id) else {
+                waiters.wokenEarly.insert(id)
+                return nil
+            }
+            return waiter
+        }
+        waiter?.continuation.resume()
+    }
+
+    private func wakeAll() {
+        let all = self.waiters.withLock { waiters -> [Waiter] in
+            defer { waiters.waiting.removeAll() }
+            return Array(waiters.waiting.values)
+        }
+        for waiter in all {
+            waiter.continuation.resume()
+        }
+    }
+
+    private func deliver(_ payload: String) {
+        guard let slash = payload.firstIndex(of: "/") else {
+            return
+        }
+        let tenantID = String(payload[..<slash])
+        let queue = String(payload[payload.index(after: slash)...])
+        let woken = self.waiters.withLock { waiters -> [Waiter] in
+            let matching = waiters.waiting.filter { $0.value.tenantID == tenantID && $0.value.queues.contains(queue) }
+            for id in matching.keys {
+                waiters.waiting.removeValue(forKey: id)
+            }
+            return Array(matching.values)
+        }
+        for waiter in woken {
+            waiter.continuation.resume()
+        }
+    }
+
+    private func listenUntilStopped() {
+        var failures = 0
+        while !self.stopping.load(ordering: .acquiring) {
+            do {
+                let connection = try PostgresConnection(connectionString: self.connectionString)
+                try connection.listen(Self.channel)
+                failures = 0
+                // Jobs submitted while no connection listened are found by looking once.
+                self.wakeAll()
+                while !self.stopping.load(ordering: .acquiring) {
+                    // The wait is on the socket; the timeout only lets the loop see a stop.
+                    for notification in try connection.notifications(waitingUpTo: .seconds(1)) {
+                        self.deliver(notification.payload)
+                    }
+                }
+            } catch {
+                failures += 1
+                self.logger.warning(
+                    "job notifications interrupted; reconnecting", [LogKey.error: "\(error)"])
+                self.wakeAll()
+                Thread.sleep(forTimeInterval: min(0.1 * Double(1 << min(failures, 5)), 3))
+            }
+        }
+    }
+}

@@ -1,0 +1,89 @@
+public import Foundation
+
+extension JobStore {
+    /// Claims due jobs of one tenant's queues for a worker, from any shard.
+    ///
+    /// One statement takes the rows with `FOR UPDATE SKIP LOCKED`, highest priority first and
+    /// then the earliest due, skipping paused queues, and starts an attempt on each: a new lease
+    /// token, the attempt counted, the lease expiring after the job's attempt timeout on the
+    /// database's clock. Two claimers never take the same job: the row lock and the change of
+    /// state make the claim a single step, whichever node runs it. The attempt records lease
+    /// epoch 0, which names no shard lease: what needs the shard's fence (reaping the attempt
+    /// once its lease expires) is done by the shard's owner, and every later write of the
+    /// attempt names its lease token.
+    ///
+    /// Run it in the tenant's transaction, with the tenant's `max_concurrent_runs` taken in
+    /// the same transaction for the jobs returned.
+    ///
+    /// - Parameters:
+    ///   - tenantID: The worker's tenant.
+    ///   - queues: The queues the worker serves, 1 or more.
+    ///   - jobTypes: Only these job types, or every type when empty.
+    ///   - limit: The most jobs to claim.
+    ///   - worker: The worker's id, recorded with each attempt.
+    ///   - connection: The tenant's transaction.
+    /// - Returns: The claimed jobs, in the order they should start.
+    public func claimForWorker(
+        tenantID: String,
+        queues: [String],
+        jobTypes: [String] = [],
+        limit: Int,
+        worker: String,
+        on connection: PostgresConnection
+    ) throws -> [ClaimedJob] {
+        guard limit > 0, !queues.isEmpty else {
+            return []
+        }
+        let types: PostgresValue = jobTypes.isEmpty ? .null : PostgresArray.literal(jobTypes)
+        let rows = try connection.query(
+            Self.workerClaimSQL,
+            [tenantID, PostgresArray.literal(queues), types, limit, worker]
+        ).rows
+        return try rows.map { try Self.claimedJob(from: $0, shard: try $0.int("shard")) }
+    }
+
+    /// When the earliest job of these queues that is waiting becomes due; `nil` when none waits.
+    public func nextDueTime(tenantID: String, queues: [String], on connection: PostgresConnection) throws -> Date? {
+        guard !queues.isEmpty else {
+            return nil
+        }
+        let row = try connection.query(
+            """
+            SELECT (extract(epoch FROM min(due_at)) * 1000000)::bigint AS due_us
+            FROM gnomon_jobs
+            WHERE tenant_id = $1 AND queue = ANY($2::text[]) AND state IN ('pending', 'retry_wait')
+            """,
+            [tenantID, PostgresArray.literal(queues)]
+        ).first
+        guard let row, row["due_us"] != nil else {
+            return nil
+        }
+        return try row.date(microseconds: "due_us")
+    }
+
+    static let workerClaimSQL = """
+        WITH due AS (
+            SELECT j.shard, j.id FROM gnomon_jobs AS j
+            WHERE j.tenant_id = $1 AND j.queue = ANY($2::text[])
+                AND j.state IN ('pending', 'retry_wait') AND j.due_at <= now()
+                AND ($3::text[] IS NULL OR j.job_type = ANY($3::text[]))
+                AND NOT EXISTS (
+                    SELECT FROM gnomon_queues AS q
+                    WHERE q.tenant_id = j.tenant_id AND q.name = j.queue AND q.paused
+                )
+            ORDER BY j.priority DESC, j.due_at
+            LIMIT $4
+            FOR UPDATE OF j SKIP LOCKED
+        )
+        UPDATE gnomon_jobs AS j
+        SET state = 'running', attempts = j.attempts + 1, lease_token = gen_random_uuid(),
+            lease_expires_at = now() + j.attempt_timeout_ms * interval '1 millisecond',
+            lease_epoch = 0,
+            worker_id = $5, attempt_started_at = now(), started_at = coalesce(j.started_at, now())
+        FROM due
+        WHERE j.shard = due.shard AND j.id = due.id
+        RETURNING j.id, j.shard, j.tenant_id, j.queue, j.job_type, j.payload, j.attempts, j.lease_token,
+            (extract(epoch FROM j.lease_expires_at - now()) * 1000)::bigint AS remaining_ms,
+            j.idempotency_key, j.http_target, j.traceparent
+        """
+}
