@@ -77,7 +77,9 @@ struct JobService: Sendable {
                 if created > 0 {
                     try QuotaStore.takePendingJobs(created, limit: pendingLimit, tenantID: tenantID, on: connection)
                 }
-                for queue in Set(jobs.map(\.queue)).sorted() {
+                let queues = Set(jobs.map(\.queue)).sorted()
+                try QueueStore.ensure(queues, tenantID: tenantID, on: connection)
+                for queue in queues {
                     try connection.notify(
                         JobNotifications.channel, payload: JobNotifications.payload(tenantID: tenantID, queue: queue))
                 }

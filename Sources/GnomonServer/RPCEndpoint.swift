@@ -86,7 +86,8 @@ final class RPCEndpoint: @unchecked Sendable {
             jobs: JobService(pool: pool, store: store, audit: auditor),
             workers: WorkerService(
                 pool: pool, store: store, notifications: notifications, audit: auditor,
-                logger: logger.forSource("workers")))
+                logger: logger.forSource("workers")),
+            queues: QueueService(pool: pool, audit: auditor, cursors: cursors))
         let server = try await RPCServer.start(
             configuration: RPCServer.Configuration(
                 host: configuration.listenAddress.host,
