@@ -67,6 +67,27 @@ struct JobFixture: Sendable {
         return try #require(claimed.first)
     }
 
+    /// Claims every due job of `queue`, in every shard, under leases held by `node`.
+    func claimAll(queue: String, node: String = Self.node, shards: Range<Int>? = nil, limit: Int = 1_000)
+        async throws -> [ClaimedJob]
+    {
+        let shards = shards ?? 0..<self.store.shardCount
+        return try await self.platform { connection, store in
+            var claimed: [ClaimedJob] = []
+            for shard in shards {
+                let lease = try #require(
+                    try ShardLeaseStore.acquire(shard: shard, node: node, duration: .seconds(300), on: connection))
+                claimed += try store.claim(
+                    shard: lease, node: node, limit: limit - claimed.count, queues: [queue], worker: "worker-1",
+                    on: connection)
+                if claimed.count == limit {
+                    break
+                }
+            }
+            return claimed
+        }
+    }
+
     /// Inserts a job for `tenant` in a queue of its own and takes it to `state`.
     ///
     /// - Returns: The job's id, and the running attempt when `state` is running.
