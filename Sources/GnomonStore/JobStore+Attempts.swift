@@ -32,6 +32,9 @@ extension JobStore {
     ///
     /// The same statement adds the attempts to each tenant's running count (`running_jobs`),
     /// which the attempt's end gives back. It counts without enforcing `max_concurrent_runs`.
+    /// The tenants' usage rows stay locked until the transaction ends, so claim in a
+    /// transaction of its own: two transactions that each claimed in several statements could
+    /// hold the same tenants' rows in different orders, and deadlock.
     ///
     /// - Parameters:
     ///   - queues: Only jobs of these queues; `nil` for every queue.

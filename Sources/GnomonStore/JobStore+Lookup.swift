@@ -31,7 +31,9 @@ extension JobStore {
     ///
     /// Each of the three tables is read in that order along its `(tenant_id, created_at)`
     /// index, at most `limit + 1` rows from each; a filter that matches few jobs (a rare
-    /// label, say) may walk far along the index before it fills a page.
+    /// label, say) may walk far along the index before it fills a page. Jobs submitted in
+    /// one batch share their creation time, and the index does not hold the id that orders
+    /// them, so a page that starts inside a large batch sorts the rest of that batch.
     ///
     /// - Parameters:
     ///   - filter: Which jobs to list.
@@ -78,6 +80,9 @@ extension JobStore {
     static let lastUUID = UUID(uuid: (255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255))
 
     /// The job, or `nil` when this transaction sees no job with this id.
+    ///
+    /// A live job is looked for only in the shard its id gives, where inserts put it, so
+    /// that one partition is read.
     func find(_ id: UUID, on connection: PostgresConnection) throws -> JobRecord? {
         try connection.query(Self.getSQL, [self.shard(of: id), id]).first.map { try Self.jobRecord(from: $0) }
     }

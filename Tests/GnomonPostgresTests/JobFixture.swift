@@ -68,24 +68,22 @@ struct JobFixture: Sendable {
     }
 
     /// Claims every due job of `queue`, in every shard, under leases held by `node`.
+    ///
+    /// Each shard is claimed in a transaction of its own, as the engine's shard loops claim.
     func claimAll(queue: String, node: String = Self.node, shards: Range<Int>? = nil, limit: Int = 1_000)
         async throws -> [ClaimedJob]
     {
-        let shards = shards ?? 0..<self.store.shardCount
-        return try await self.platform { connection, store in
-            var claimed: [ClaimedJob] = []
-            for shard in shards {
+        var claimed: [ClaimedJob] = []
+        for shard in shards ?? 0..<self.store.shardCount where claimed.count < limit {
+            let wanted = limit - claimed.count
+            claimed += try await self.platform { connection, store in
                 let lease = try #require(
                     try ShardLeaseStore.acquire(shard: shard, node: node, duration: .seconds(300), on: connection))
-                claimed += try store.claim(
-                    shard: lease, node: node, limit: limit - claimed.count, queues: [queue], worker: "worker-1",
-                    on: connection)
-                if claimed.count == limit {
-                    break
-                }
+                return try store.claim(
+                    shard: lease, node: node, limit: wanted, queues: [queue], worker: "worker-1", on: connection)
             }
-            return claimed
         }
+        return claimed
     }
 
     /// Inserts a job for `tenant` in a queue of its own and takes it to `state`.
