@@ -16,6 +16,13 @@ public actor ServerNode {
         public var serverVersion: String
         /// The highest migration applied.
         public var schemaVersion: Int
+
+        /// Creates a description of a database.
+        public init(isEmbedded: Bool, serverVersion: String, schemaVersion: Int) {
+            self.isEmbedded = isEmbedded
+            self.serverVersion = serverVersion
+            self.schemaVersion = schemaVersion
+        }
     }
 
     private let configuration: ServerConfiguration

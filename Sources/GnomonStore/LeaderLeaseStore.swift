@@ -19,6 +19,13 @@ public struct LeaderLeaseState: Sendable, Hashable {
     /// Whether the lease is unexpired on the database's clock.
     public var isCurrent: Bool
 
+    /// Creates a state as read from the lease row.
+    public init(owner: String?, epoch: Int64, isCurrent: Bool) {
+        self.owner = owner
+        self.epoch = epoch
+        self.isCurrent = isCurrent
+    }
+
     /// The leader now: the owner of a current lease.
     public var leader: String? {
         self.isCurrent ? self.owner : nil

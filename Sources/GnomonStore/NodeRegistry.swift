@@ -65,13 +65,13 @@ public enum NodeRegistry {
     ) throws -> [String] {
         try connection.query(
             """
-            WITH leading AS (
+            WITH current_leader AS (
                 SELECT epoch FROM gnomon_leader_lease
                 WHERE owner_node = $2 AND epoch = $3 AND expires_at > now()
                 FOR SHARE
             )
             DELETE FROM gnomon_nodes
-            WHERE heartbeat_at <= now() - $1::bigint * interval '1 millisecond' AND EXISTS (SELECT FROM leading)
+            WHERE heartbeat_at <= now() - $1::bigint * interval '1 millisecond' AND EXISTS (SELECT FROM current_leader)
             RETURNING node_id
             """,
             [ttl.milliseconds, node, leader.epoch]
