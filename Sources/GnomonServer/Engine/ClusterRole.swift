@@ -40,11 +40,31 @@ public final class ClusterRole: Sendable {
         delegate: (any ShardOwnershipDelegate)? = nil,
         logger: Logger
     ) {
-        self.shardPool = PostgresPool(connectionString: connectionString, maximumConnections: 2, logger: logger)
-        self.leadershipPool = PostgresPool(connectionString: connectionString, maximumConnections: 2, logger: logger)
+        let leaseConnections = Self.leaseConnectionString(connectionString, timing: timing)
+        self.shardPool = PostgresPool(connectionString: leaseConnections, maximumConnections: 2, logger: logger)
+        self.leadershipPool = PostgresPool(connectionString: leaseConnections, maximumConnections: 2, logger: logger)
         self.shards = ShardLeaseManager(
             nodeID: nodeID, pool: self.shardPool, timing: timing, delegate: delegate, logger: logger)
         self.leadership = UpkeepLeadership(nodeID: nodeID, pool: self.leadershipPool, timing: timing, logger: logger)
+    }
+
+    /// The database, with TCP timeouts that fail a call cut off by the network within a lifetime.
+    ///
+    /// Without them, a renewal sent just before the network dropped would wait for the
+    /// kernel's retransmissions, some fifteen minutes, and the node could not rejoin when the
+    /// network came back. The local deadlines keep the node safe either way; these keep it live.
+    static func leaseConnectionString(_ connectionString: String, timing: LeaseTiming) -> String {
+        let ttl = timing.ttlMilliseconds
+        return PostgresConnectionString.adding(
+            [
+                ("connect_timeout", String(max(2, ttl / 1_000))),
+                ("tcp_user_timeout", String(ttl)),
+                ("keepalives_idle", String(max(1, ttl / 1_000))),
+                ("keepalives_interval", "1"),
+                ("keepalives_count", "3"),
+            ],
+            to: connectionString
+        )
     }
 
     /// This node's name in the cluster.
