@@ -17,6 +17,12 @@ final class OwnershipRecorder: ShardOwnershipDelegate {
     }
 
     private let recorded = Mutex<[Event]>([])
+    private let onLost: (@Sendable (Int, ShardLossReason) async -> Void)?
+
+    /// Creates a recorder that also runs `onLost` for every shard lost, before it returns.
+    init(onLost: (@Sendable (Int, ShardLossReason) async -> Void)? = nil) {
+        self.onLost = onLost
+    }
 
     var events: [Event] {
         self.recorded.withLock { $0 }
@@ -28,6 +34,7 @@ final class OwnershipRecorder: ShardOwnershipDelegate {
 
     func shardLost(_ shard: Int, reason: ShardLossReason) async {
         self.append(Event(shard: shard, epoch: nil, reason: reason, atUnixMilliseconds: Self.nowMs()))
+        await self.onLost?(shard, reason)
     }
 
     private func append(_ event: Event) {
@@ -86,9 +93,9 @@ struct TestNode: Sendable {
     let recorder: OwnershipRecorder
     let pool: PostgresPool
 
-    init(_ nodeID: String, database: TestDatabase, timing: LeaseTiming) {
+    init(_ nodeID: String, database: TestDatabase, timing: LeaseTiming, recorder: OwnershipRecorder = .init()) {
         self.pool = PostgresPool(connectionString: database.connectionString, maximumConnections: 2)
-        self.recorder = OwnershipRecorder()
+        self.recorder = recorder
         self.manager = ShardLeaseManager(nodeID: nodeID, pool: self.pool, timing: timing, delegate: self.recorder)
     }
 

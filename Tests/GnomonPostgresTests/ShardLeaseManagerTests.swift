@@ -4,6 +4,7 @@ import GnomonProtocol
 import GnomonServer
 import GnomonStore
 import GnomonTestSupport
+import Synchronization
 import Testing
 
 /// Several lease managers in one process, each standing for a node, sharing one database.
@@ -33,10 +34,19 @@ struct ShardLeaseManagerTests {
         }
     }
 
-    @Test("a second node joining gets half the shards within a few rounds")
+    @Test("a second node joining gets half the shards within a few rounds, and then nothing moves")
     func joining() async throws {
         try await TestDatabase.with { database in
-            let a = TestNode("a", database: database, timing: Self.timing)
+            // When a gives a shard up, its loop is stopped while the lease is still a's.
+            let stillHeld = Mutex<[Int: Bool]>([:])
+            let recorder = OwnershipRecorder { shard, reason in
+                guard reason == .rebalanced else {
+                    return
+                }
+                let row = try? await database.leaseRows()[shard]
+                stillHeld.withLock { $0[shard] = row?.owner == "a" && row?.isCurrent == true }
+            }
+            let a = TestNode("a", database: database, timing: Self.timing, recorder: recorder)
             let b = TestNode("b", database: database, timing: Self.timing)
             try await a.manager.start()
             let before = try await database.leaseRows()
@@ -58,9 +68,37 @@ struct ShardLeaseManagerTests {
             // a stopped each shard's loop before giving it up.
             let released = a.recorder.events.filter { $0.reason == .rebalanced }.map(\.shard)
             #expect(Set(released) == ownedByB)
+            #expect(stillHeld.withLock { $0 } == Dictionary(uniqueKeysWithValues: ownedByB.map { ($0, true) }))
+
+            // Balanced, the shards stay where they are, at the same epochs.
+            try await Task.sleep(for: Self.timing.renewalInterval * 4)
+            let later = try await database.leaseRows()
+            #expect(later.map(\.owner) == after.map(\.owner))
+            #expect(later.map(\.epoch) == after.map(\.epoch))
 
             await b.shutdown()
             await a.shutdown()
+        }
+    }
+
+    @Test("three nodes hold 6, 5 and 5 shards; when one stops, the other two hold 8 each")
+    func threeNodes() async throws {
+        try await TestDatabase.with { database in
+            let nodes = ["a", "b", "c"].map { TestNode($0, database: database, timing: Self.timing) }
+            for node in nodes {
+                try await node.manager.start()
+            }
+            try await eventually(within: .seconds(6), "6, 5 and 5 shards") {
+                try await database.currentOwners() == ["a": 6, "b": 5, "c": 5]
+            }
+            await nodes[0].shutdown()
+            try await eventually(within: .seconds(4), "8 shards each") {
+                try await database.currentOwners() == ["b": 8, "c": 8]
+            }
+            #expect(await nodes[1].owned().count == 8)
+            #expect(await nodes[2].owned().count == 8)
+            await nodes[1].shutdown()
+            await nodes[2].shutdown()
         }
     }
 
