@@ -1,17 +1,5 @@
 public import Foundation
-
-/// How an attempt ended.
-public enum AttemptOutcome: String, Sendable, Hashable, CaseIterable {
-    case succeeded
-    /// Failed; the job may be retried.
-    case failed
-    /// Failed and asked not to be retried.
-    case failedFinal = "failed_final"
-    /// The lease expired without a heartbeat or an answer.
-    case timedOut = "timed_out"
-    /// The job was cancelled while the attempt ran.
-    case cancelled
-}
+public import GnomonCore
 
 /// One finished attempt at running a job.
 public struct JobAttempt: Sendable, Hashable {

@@ -1,4 +1,5 @@
 import Foundation
+import GnomonCore
 
 /// Reads and redrives the dead-letter queue: jobs whose attempts are spent, or whose last
 /// attempt asked for no retry, kept until redriven or until their retention ends.

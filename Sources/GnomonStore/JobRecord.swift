@@ -1,28 +1,7 @@
 public import Foundation
+public import GnomonCore
 
-/// Where a job is in its life, live or finished.
-public enum JobState: String, Sendable, Hashable, CaseIterable {
-    /// Waiting for its start time or for a worker.
-    case pending
-    /// An attempt holds a lease and runs.
-    case running
-    /// An attempt failed; the next one waits for its backoff delay.
-    case retryWait = "retry_wait"
-    /// An attempt succeeded. Final.
-    case succeeded
-    /// In the dead-letter queue: attempts spent, or a failure that asked for no retry.
-    case dead
-    /// Cancelled before it finished.
-    case cancelled
-
-    /// Whether the job has left the live table: succeeded, dead or cancelled.
-    public var isFinished: Bool {
-        switch self {
-        case .pending, .running, .retryWait: return false
-        case .succeeded, .dead, .cancelled: return true
-        }
-    }
-
+extension JobState {
     /// The states of `gnomon_jobs`.
     static let live: Set<JobState> = [.pending, .running, .retryWait]
     /// The states of `gnomon_job_history`.

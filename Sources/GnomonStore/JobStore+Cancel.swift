@@ -1,4 +1,5 @@
 public import Foundation
+import GnomonCore
 
 extension JobStore {
     /// The channel a cancellation of a running job is announced on, with the job's id as

@@ -1,4 +1,5 @@
 public import Foundation
+import GnomonCore
 
 extension JobStore {
     /// The most jobs one page of ``list(_:after:limit:on:)`` holds.

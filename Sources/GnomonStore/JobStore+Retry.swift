@@ -1,4 +1,5 @@
 public import Foundation
+import GnomonCore
 
 extension JobStore {
     /// Makes a dead, cancelled or waiting job due again now.

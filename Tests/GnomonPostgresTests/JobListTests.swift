@@ -1,4 +1,5 @@
 import Foundation
+import GnomonCore
 import GnomonStore
 import GnomonTestSupport
 import Testing

@@ -1,4 +1,5 @@
 import Foundation
+import GnomonCore
 import GnomonAuth
 import GnomonNetwork
 import GnomonProtocol
