@@ -1,6 +1,6 @@
 import Foundation
-import GnomonCore
 import GnomonAuth
+import GnomonCore
 import GnomonNetwork
 import GnomonProtocol
 import Testing
