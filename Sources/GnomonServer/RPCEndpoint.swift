@@ -44,6 +44,7 @@ final class RPCEndpoint: @unchecked Sendable {
         database: ServerNode.Database,
         connectionString: String,
         cluster: ClusterRole?,
+        shardLoops: ShardLoops?,
         logger: Logger
     ) async throws -> RPCEndpoint {
         let (tlsConfiguration, caFile) = try Self.tlsConfiguration(
@@ -87,7 +88,7 @@ final class RPCEndpoint: @unchecked Sendable {
             audit: AuditService(pool: pool, cursors: cursors),
             jobs: JobService(pool: pool, store: store, audit: auditor),
             workers: WorkerService(
-                pool: pool, store: store, notifications: notifications, audit: auditor,
+                pool: pool, store: store, notifications: notifications, audit: auditor, shardLoops: shardLoops,
                 logger: logger.forSource("workers")),
             queues: QueueService(pool: pool, audit: auditor, cursors: cursors))
         let server = try await RPCServer.start(

@@ -31,6 +31,7 @@ public actor ServerNode {
     private var embedded: EmbeddedPostgres?
     private var rpc: RPCEndpoint?
     private var cluster: ClusterRole?
+    private var shardLoops: ShardLoops?
 
     /// Creates a node; nothing starts until ``start()``.
     ///
@@ -55,16 +56,21 @@ public actor ServerNode {
         )
         let (connectionString, isEmbedded) = try await self.connectionString()
         let version = try await PostgresProbe.serverVersion(connectionString: connectionString)
-        let schemaVersion = try await self.prepareSchema(connectionString)
+        let (schemaVersion, store) = try await self.prepareSchema(connectionString)
         self.logger.info(
             "database ready",
             ["server_version": version, "embedded": String(isEmbedded), "schema_version": String(schemaVersion)]
         )
         let database = Database(isEmbedded: isEmbedded, serverVersion: version, schemaVersion: schemaVersion)
+        let nodeID = RPCEndpoint.nodeID(self.configuration.nodeID)
+        let shardLoops = ShardLoops(
+            node: nodeID, connectionString: connectionString, store: store, logger: self.logger.forSource("shard"))
+        self.shardLoops = shardLoops
         let cluster = ClusterRole(
-            nodeID: RPCEndpoint.nodeID(self.configuration.nodeID),
+            nodeID: nodeID,
             connectionString: connectionString,
             timing: LeaseTiming(ttl: self.configuration.leaseTTL),
+            delegate: shardLoops,
             logger: self.logger.forSource("cluster")
         )
         self.cluster = cluster
@@ -74,6 +80,7 @@ public actor ServerNode {
             database: database,
             connectionString: connectionString,
             cluster: cluster,
+            shardLoops: shardLoops,
             logger: self.logger
         )
         self.rpc = rpc
@@ -93,8 +100,13 @@ public actor ServerNode {
             self.rpc = nil
         }
         if let cluster = self.cluster {
+            // Stopping the leases stops each shard's loop before its lease is released.
             await cluster.stop()
             self.cluster = nil
+        }
+        if let shardLoops = self.shardLoops {
+            await shardLoops.shutdown()
+            self.shardLoops = nil
         }
         if let embedded = self.embedded {
             try await embedded.stop()
@@ -112,13 +124,15 @@ public actor ServerNode {
 
     /// Applies the migrations under their advisory lock, so nodes starting together apply each
     /// once, then brings the time partitions up to date; the upkeep leader keeps them so.
-    private func prepareSchema(_ connectionString: String) async throws -> Int {
+    ///
+    /// - Returns: The schema version, and the job store with the cluster's shard count.
+    private func prepareSchema(_ connectionString: String) async throws -> (Int, JobStore) {
         let logger = self.logger.forSource("store")
         return try await BlockingWork.run {
             let connection = try PostgresConnection(connectionString: connectionString)
             _ = try Migrations.apply(on: connection, logger: logger)
             _ = try PartitionUpkeep.run(on: connection, now: Date())
-            return Migrations.latestVersion
+            return (Migrations.latestVersion, try JobStore.load(on: connection))
         }
     }
 

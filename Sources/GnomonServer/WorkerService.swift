@@ -16,6 +16,8 @@ struct WorkerService: Sendable {
     let store: JobStore
     let notifications: JobNotifications
     let audit: Auditor
+    /// This node's shard loops, told of each attempt started so they end it on time if it expires.
+    let shardLoops: ShardLoops?
     let logger: Logger
 
     // MARK: - Lease stream
@@ -73,6 +75,7 @@ struct WorkerService: Sendable {
                 await self.notifications.wait(tenantID: tenantID, queues: Set(queues), until: .now + .seconds(1))
                 continue
             }
+            self.shardLoops?.attemptsStarted(claimed)
             for job in claimed {
                 let message = V1.LeaseStreamMessage(event: .leased(Self.leased(job)))
                 guard let bytes = try? message.serializedBytes(), await send(bytes) else {

@@ -15,8 +15,11 @@ final class AuthHarness: Sendable {
     let signer: JWTSigner
     let channel: RPCChannel
     let group: EventLoopGroup
+    /// The node's database, for checking what calls wrote.
+    let database: TestDatabase
 
-    private init(signer: JWTSigner, channel: RPCChannel, group: EventLoopGroup) {
+    private init(signer: JWTSigner, channel: RPCChannel, group: EventLoopGroup, database: TestDatabase) {
+        self.database = database
         self.signer = signer
         self.channel = channel
         self.group = group
@@ -42,7 +45,8 @@ final class AuthHarness: Sendable {
             let tls = try TLSClientContext(configuration: TLSConfiguration(caFile: folder + "/data/tls/ca.pem"))
             let channel = RPCChannel(
                 configuration: RPCChannel.Configuration(host: "127.0.0.1", port: port), tls: tls, group: group)
-            let harness = AuthHarness(signer: try key.makeSigner(), channel: channel, group: group)
+            let harness = AuthHarness(
+                signer: try key.makeSigner(), channel: channel, group: group, database: database)
             do {
                 try await body(harness)
             } catch {

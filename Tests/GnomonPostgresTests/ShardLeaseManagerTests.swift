@@ -135,6 +135,7 @@ struct ShardLeaseManagerTests {
             }
             let store = try await database.withConnection { connection in
                 let store = try JobStore.load(on: connection)
+                _ = try TenantStore.create(tenantID: "acme", on: connection)
                 _ = try store.insert(Array(repeating: NewJob(queue: "q"), count: 160), tenantID: "acme", on: connection)
                 return store
             }

@@ -3,6 +3,8 @@ import GnomonAuth
 import GnomonCore
 import GnomonNetwork
 import GnomonProtocol
+import GnomonStore
+import GnomonTestSupport
 import Testing
 
 /// Workers leasing jobs over TLS from an in-process node on a real PostgreSQL.
@@ -123,6 +125,75 @@ struct WorkerDispatchTests {
             #expect(second.job?.id == first.job?.id)
             #expect(second.attempt == 2)
             #expect(second.leaseToken != first.leaseToken)
+        }
+    }
+
+    @Test("a worker that goes silent loses its attempt to the node's shard loop; after max attempts the job is dead")
+    func silentWorkerEndsDead() async throws {
+        try await AuthHarness.with { server in
+            try await server.createTenants("acme")
+            let operatorToken = try server.token("acme", [.operator])
+            let workerToken = try server.token("acme", [.worker])
+            let spec = V1.JobSpec(
+                queue: "flaky", payloadJSON: Array("{}".utf8), maxAttempts: 2,
+                backoff: V1.BackoffPolicy(initialDelayMs: 10, maxDelayMs: 10), attemptTimeoutMs: 400)
+            let submitted: V1.SubmitJobResponse = try await server.call(
+                .submitJob, V1.SubmitJobRequest(job: spec), token: operatorToken)
+            let jobID = try #require(submitted.job?.id)
+
+            // The worker takes each attempt and never answers, as one killed by its job would.
+            let stream = try server.leaseStream(token: workerToken, queues: ["flaky"], capacity: 5)
+            defer { stream.cancel() }
+            let twice = await stream.waitFor(2, within: .seconds(10))
+            #expect(twice, "the expired first attempt was not ended and leased again")
+            #expect(stream.jobs.map(\.attempt) == [1, 2])
+            #expect(Set(stream.jobs.compactMap { $0.job?.id }) == [jobID])
+
+            // The second attempt's lease expires too: no third attempt, the job is dead.
+            try await Task.sleep(for: .milliseconds(1_500))
+            #expect(stream.jobs.count == 2, "a job with max_attempts 2 was leased a third time")
+            let dead = try await server.database.withConnection { connection in
+                try connection.query(
+                    "SELECT count(*) AS n FROM gnomon_dead_letters WHERE id = $1::uuid", [jobID]
+                ).first?.int("n")
+            }
+            #expect(dead == 1)
+            let late = await server.status(
+                .completeAttempt, V1.CompleteAttemptRequest(jobID: jobID, leaseToken: stream.jobs[1].leaseToken),
+                token: workerToken)
+            #expect(late.code == .failedPrecondition)
+        }
+    }
+
+    @Test("the tenant's max_concurrent_runs holds across workers: two workers of capacity 5 run 2 jobs, not 10")
+    func concurrentRunsQuota() async throws {
+        try await AuthHarness.with { server in
+            try await server.createTenants("acme")
+            let platform = try server.token(nil, [.platformAdmin])
+            let _: V1.SetQuotasResponse = try await server.call(
+                .setQuotas,
+                V1.SetQuotasRequest(
+                    tenantID: "acme", quotas: V1.Quotas(maxConcurrentRuns: 2), updateMask: ["max_concurrent_runs"]),
+                token: platform)
+            let operatorToken = try server.token("acme", [.operator])
+            let workerToken = try server.token("acme", [.worker])
+            _ = try await Self.submit(server, token: operatorToken, count: 6)
+            let one = try server.leaseStream(token: workerToken, queues: ["emails"], capacity: 5, worker: "w1")
+            let two = try server.leaseStream(token: workerToken, queues: ["emails"], capacity: 5, worker: "w2")
+            defer {
+                one.cancel()
+                two.cancel()
+            }
+            try await Task.sleep(for: .milliseconds(800))
+            #expect(one.jobs.count + two.jobs.count == 2)
+
+            // Ending one attempt makes room for exactly one more.
+            let first = try #require((one.jobs + two.jobs).first)
+            let _: V1.CompleteAttemptResponse = try await server.call(
+                .completeAttempt, V1.CompleteAttemptRequest(jobID: first.job?.id ?? "", leaseToken: first.leaseToken),
+                token: workerToken)
+            try await Task.sleep(for: .milliseconds(800))
+            #expect(one.jobs.count + two.jobs.count == 3)
         }
     }
 

@@ -5,25 +5,36 @@ import GnomonStore
 /// The work only a shard's owner does, for one owned shard: ending attempts whose leases
 /// expired, so their jobs retry (attempt + 1) or go to the dead-letter queue.
 ///
-/// It sleeps until the shard's next attempt-lease expiry, never on a fixed interval (with a
-/// cap, so that a lease extended by a heartbeat is looked at again). Every write is fenced by
-/// the shard lease's epoch: after the lease moves on, the loop's writes change nothing. It
-/// wakes the lease streams of the queues whose jobs it sent back to wait.
+/// It sleeps until the shard's next attempt-lease expiry, or until this node starts an
+/// attempt that expires sooner (``attemptStarted(expiringAt:)``), never on a fixed interval.
+/// Attempts started by other nodes' workers are not announced, so the sleep is capped at
+/// ``maximumSleep``: such an attempt is ended at most that long after its lease expired.
+/// Every write is fenced by the shard lease's epoch: after the lease moves on, the loop's
+/// writes change nothing. It wakes the lease streams of the queues whose jobs it sent back.
 final class ShardLoop: Sendable {
-    /// The longest sleep: a heartbeat may have moved the next expiry later, never earlier, so
-    /// the loop only needs to look again before the earliest expiry it might have missed.
-    static let maximumSleep = Duration.seconds(5)
+    /// The longest sleep, which bounds how late an attempt started on another node is ended.
+    static let maximumSleep = Duration.seconds(1)
     private static let batch = 500
 
     let lease: ShardLease
+    private let wakeup = Wakeup()
     private let task: Task<Void, Never>
 
     /// Starts the loop for a shard this node holds under `lease`.
     init(lease: ShardLease, node: String, pool: PostgresPool, store: JobStore, logger: Logger) {
         self.lease = lease
+        let wakeup = self.wakeup
         self.task = Task {
-            await Self.run(lease: lease, node: node, pool: pool, store: store, logger: logger)
+            await Self.run(
+                lease: lease, node: node, pool: pool, store: store, logger: logger,
+                sleep: { await wakeup.wait(until: .now + $0) })
         }
+    }
+
+    /// Tells the loop an attempt of its shard started on this node and expires at `expiry`,
+    /// so that it wakes then if it meant to sleep longer.
+    func attemptStarted(expiringAt expiry: ContinuousClock.Instant) {
+        self.wakeup.wake(ifSleepingPast: expiry)
     }
 
     /// Stops the loop; it writes nothing after its current statement.
@@ -32,9 +43,14 @@ final class ShardLoop: Sendable {
         await self.task.value
     }
 
-    private static func run(lease: ShardLease, node: String, pool: PostgresPool, store: JobStore, logger: Logger)
-        async
-    {
+    private static func run(
+        lease: ShardLease,
+        node: String,
+        pool: PostgresPool,
+        store: JobStore,
+        logger: Logger,
+        sleep wait: @Sendable (Duration) async -> Void
+    ) async {
         while !Task.isCancelled {
             var sleep = Self.maximumSleep
             do {
@@ -84,7 +100,7 @@ final class ShardLoop: Sendable {
                     "a shard loop failed; retrying", ["shard": String(lease.shard), LogKey.error: "\(error)"])
                 sleep = .seconds(1)
             }
-            try? await Task.sleep(for: sleep)
+            await wait(sleep)
         }
     }
 }

@@ -1,0 +1,83 @@
+import GnomonCore
+import GnomonStore
+import Synchronization
+
+/// Runs one ``ShardLoop`` for each shard this node holds: started when the lease manager
+/// reports a shard acquired, stopped (and awaited) when it reports the shard lost.
+///
+/// The loops share a small pool of their own, so that a burst of calls cannot hold back the
+/// reaping of expired attempts, nor reaping hold back calls.
+final class ShardLoops: ShardOwnershipDelegate {
+    private let node: String
+    private let pool: PostgresPool
+    private let store: JobStore
+    private let logger: Logger
+    private let loops = Synchronization.Mutex<[Int: ShardLoop]>([:])
+
+    /// Creates the runner; loops start as shards are acquired.
+    ///
+    /// - Parameters:
+    ///   - node: This node's id, which the shard leases name.
+    ///   - connectionString: The database.
+    ///   - store: The jobs, with the cluster's shard count.
+    ///   - logger: Receives the loops' failures.
+    init(node: String, connectionString: String, store: JobStore, logger: Logger) {
+        self.node = node
+        self.pool = PostgresPool(connectionString: connectionString, maximumConnections: 4, logger: logger)
+        self.store = store
+        self.logger = logger
+    }
+
+    /// The shards whose loops run now, in order.
+    var runningShards: [Int] {
+        self.loops.withLock { $0.keys.sorted() }
+    }
+
+    func shardAcquired(_ lease: ShardLease) async {
+        let loop = ShardLoop(lease: lease, node: self.node, pool: self.pool, store: self.store, logger: self.logger)
+        let previous = self.loops.withLock { loops in
+            defer { loops[lease.shard] = loop }
+            return loops[lease.shard]
+        }
+        // A shard acquired again at a new epoch replaces its loop; the old one's writes are
+        // fenced by its epoch either way.
+        await previous?.stop()
+    }
+
+    func shardLost(_ shard: Int, reason: ShardLossReason) async {
+        let loop = self.loops.withLock { $0.removeValue(forKey: shard) }
+        await loop?.stop()
+    }
+
+    /// Tells the loops of shards held here that attempts of theirs started, so that each
+    /// wakes when the earliest of them expires. Call after the claim committed.
+    func attemptsStarted(_ jobs: [ClaimedJob]) {
+        guard !jobs.isEmpty else {
+            return
+        }
+        let now = ContinuousClock.now
+        var earliest: [Int: ContinuousClock.Instant] = [:]
+        for job in jobs {
+            let expiry = now + .milliseconds(job.leaseRemainingMilliseconds)
+            earliest[job.shard] = min(earliest[job.shard] ?? expiry, expiry)
+        }
+        let loops = self.loops.withLock { loops in earliest.keys.compactMap { loops[$0] } }
+        for loop in loops {
+            if let expiry = earliest[loop.lease.shard] {
+                loop.attemptStarted(expiringAt: expiry)
+            }
+        }
+    }
+
+    /// Stops every loop, then closes the pool. Call after the lease manager stopped.
+    func shutdown() async {
+        let loops = self.loops.withLock { loops in
+            defer { loops.removeAll() }
+            return Array(loops.values)
+        }
+        for loop in loops {
+            await loop.stop()
+        }
+        await self.pool.shutdown()
+    }
+}
