@@ -105,6 +105,7 @@ public struct MethodPolicy: Sendable, Hashable {
             entry(.getQueue, .readQueues, mutating: false, "queue"),
             entry(.pauseQueue, .writeQueues, mutating: true, "queue"),
             entry(.resumeQueue, .writeQueues, mutating: true, "queue"),
+            entry(.setQueueConcurrency, .writeQueues, mutating: true, "queue"),
 
             entry(.listDeadLetters, .readDeadLetters, mutating: false, "dead_letter"),
             entry(.redriveDeadLetters, .writeDeadLetters, mutating: true, "dead_letter"),

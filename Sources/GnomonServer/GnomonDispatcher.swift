@@ -45,6 +45,8 @@ struct GnomonDispatcher: RPCDispatcher {
             return await Self.answer(call) { try await self.queues.pause($0, context) }
         case .resumeQueue:
             return await Self.answer(call) { try await self.queues.resume($0, context) }
+        case .setQueueConcurrency:
+            return await Self.answer(call) { try await self.queues.setConcurrency($0, context) }
         case .createTenant:
             return await Self.answer(call) { try await self.tenants.create($0, context) }
         case .updateTenant:

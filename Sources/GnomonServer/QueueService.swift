@@ -5,7 +5,8 @@ import GnomonProtocol
 import GnomonStore
 
 /// Answers `gnomon.v1.QueueService`: a tenant's queues with their live counts; pausing one
-/// stops workers leasing its jobs until it is resumed.
+/// stops workers leasing its jobs until it is resumed; a concurrency limit bounds how many of
+/// its attempts run at once.
 struct QueueService: Sendable {
     private static let scope = "ListQueues"
     let pool: PostgresPool
@@ -92,6 +93,41 @@ struct QueueService: Sendable {
         return Self.message(queue)
     }
 
+    func setConcurrency(_ request: V1.SetQueueConcurrencyRequest, _ context: CallContext) async throws(CallStatus)
+        -> V1.SetQueueConcurrencyResponse
+    {
+        let tenantID = try Self.tenant(context)
+        let name = request.name
+        guard JobSpecValidation.isValidQueue(name) else {
+            throw CallStatus(
+                code: .invalidArgument,
+                message: "name must be 1 to 128 characters of A-Z, a-z, 0-9, '.', '_' and '-'; got "
+                    + "'\(name.prefix(128))'")
+        }
+        guard request.maxRunning <= QueueStore.maximumMaxRunning else {
+            throw CallStatus(
+                code: .invalidArgument,
+                message: "max_running must be 0 (no limit) to \(QueueStore.maximumMaxRunning); got \(request.maxRunning)")
+        }
+        let maxRunning = Int(request.maxRunning)
+        let audit = self.audit
+        do {
+            let queue = try await self.pool.withTenantTransaction(tenantID) { connection in
+                let queue = try QueueStore.setMaxRunning(maxRunning, name: name, tenantID: tenantID, on: connection)
+                // A raised limit leaves room: workers waiting on the queue look again at once.
+                try connection.notify(
+                    JobNotifications.channel, payload: JobNotifications.payload(tenantID: tenantID, queue: name))
+                try audit.record(context, resourceID: name, status: CallStatus(code: .ok), on: connection)
+                return queue
+            }
+            return V1.SetQueueConcurrencyResponse(queue: Self.message(queue))
+        } catch {
+            let status = CallStatus(error, doing: "setting the queue's concurrency")
+            await audit.recordFailure(context, resourceID: name, status: status)
+            throw status
+        }
+    }
+
     private static func tenant(_ context: CallContext) throws(CallStatus) -> String {
         guard let tenantID = context.tenantID else {
             throw CallStatus(
@@ -114,6 +150,7 @@ struct QueueService: Sendable {
             stats: V1.QueueStats(
                 pending: UInt64(queue.pending), running: UInt64(queue.running), retryWait: UInt64(queue.retryWait),
                 dead: UInt64(queue.dead), oldestPendingAgeMs: queue.oldestPendingAgeMilliseconds),
-            createdAtUnixMs: Int64(queue.createdAt.timeIntervalSince1970 * 1_000))
+            createdAtUnixMs: Int64(queue.createdAt.timeIntervalSince1970 * 1_000),
+            maxRunning: UInt32(queue.maxRunning))
     }
 }

@@ -12,6 +12,11 @@ extension JobStore {
     /// once its lease expires) is done by the shard's owner, and every later write of the
     /// attempt names its lease token.
     ///
+    /// A queue with a concurrency limit (``QueueStore/setMaxRunning(_:name:tenantID:on:)``)
+    /// gives no more jobs than its room: its row stays locked until the transaction ends, so
+    /// the limit holds across claimers and nodes. Priorities order jobs within a queue, and
+    /// across the worker's queues when none of them is limited.
+    ///
     /// Run it in the tenant's transaction, with the tenant's `max_concurrent_runs` taken in
     /// the same transaction for the jobs returned.
     ///
@@ -34,6 +39,38 @@ extension JobStore {
         guard limit > 0, !queues.isEmpty else {
             return []
         }
+        let room = try QueueStore.runningRoom(queues, tenantID: tenantID, on: connection)
+        guard !room.isEmpty else {
+            return try self.claimDue(
+                tenantID: tenantID, queues: queues, jobTypes: jobTypes, limit: limit, worker: worker, on: connection)
+        }
+        // Limited queues are claimed one by one within their room, then the others together.
+        var claimed: [ClaimedJob] = []
+        for queue in queues.sorted() {
+            guard let queueRoom = room[queue], queueRoom > 0, claimed.count < limit else {
+                continue
+            }
+            claimed += try self.claimDue(
+                tenantID: tenantID, queues: [queue], jobTypes: jobTypes, limit: min(queueRoom, limit - claimed.count),
+                worker: worker, on: connection)
+        }
+        let unlimited = queues.filter { room[$0] == nil }
+        if !unlimited.isEmpty, claimed.count < limit {
+            claimed += try self.claimDue(
+                tenantID: tenantID, queues: unlimited, jobTypes: jobTypes, limit: limit - claimed.count,
+                worker: worker, on: connection)
+        }
+        return claimed
+    }
+
+    private func claimDue(
+        tenantID: String,
+        queues: [String],
+        jobTypes: [String],
+        limit: Int,
+        worker: String,
+        on connection: PostgresConnection
+    ) throws -> [ClaimedJob] {
         let types: PostgresValue = jobTypes.isEmpty ? .null : PostgresArray.literal(jobTypes)
         let rows = try connection.query(
             Self.workerClaimSQL,

@@ -5,6 +5,8 @@ public struct QueueRecord: Sendable, Hashable {
     public var name: String
     public var tenantID: String
     public var paused: Bool
+    /// The most attempts of the queue that may run at once; 0 for no limit.
+    public var maxRunning: Int
     public var createdAt: Date
     public var pending: Int64
     public var running: Int64
@@ -59,7 +61,7 @@ public enum QueueStore {
         guard
             let row = try connection.query(
                 """
-                SELECT q.name, q.paused, (extract(epoch FROM q.created_at) * 1000000)::bigint AS created_us,
+                SELECT q.name, q.paused, q.max_running, (extract(epoch FROM q.created_at) * 1000000)::bigint AS created_us,
                     (SELECT count(*) FROM gnomon_jobs j
                         WHERE j.tenant_id = q.tenant_id AND j.queue = q.name AND j.state = 'pending') AS pending,
                     (SELECT count(*) FROM gnomon_jobs j
@@ -83,6 +85,7 @@ public enum QueueStore {
             name: try row.string("name"),
             tenantID: tenantID,
             paused: try row.bool("paused"),
+            maxRunning: try row.int("max_running"),
             createdAt: try row.date(microseconds: "created_us"),
             pending: try row.int64("pending"),
             running: try row.int64("running"),
@@ -110,5 +113,78 @@ public enum QueueStore {
             return nil
         }
         return try Self.get(name, tenantID: tenantID, on: connection)
+    }
+
+    /// The largest per-queue limit on running attempts.
+    public static let maximumMaxRunning = 100_000
+
+    /// Sets how many attempts of a queue may run at once, making the queue if it is new.
+    ///
+    /// Lowering the limit below what runs now stops nothing: no new attempt starts until
+    /// enough of the running ones end.
+    ///
+    /// - Parameter maxRunning: 1 to ``maximumMaxRunning``, or 0 for no limit.
+    /// - Returns: The queue as it is now.
+    public static func setMaxRunning(
+        _ maxRunning: Int,
+        name: String,
+        tenantID: String,
+        on connection: PostgresConnection
+    ) throws -> QueueRecord {
+        guard (0...Self.maximumMaxRunning).contains(maxRunning) else {
+            throw StoreError(
+                .invalidArgument,
+                "max_running must be 0 (no limit) to \(Self.maximumMaxRunning); got \(maxRunning)")
+        }
+        try connection.query(
+            """
+            INSERT INTO gnomon_queues (tenant_id, name, max_running) VALUES ($1, $2, $3)
+            ON CONFLICT (tenant_id, name) DO UPDATE SET max_running = excluded.max_running
+            """,
+            [tenantID, name, maxRunning]
+        )
+        guard let queue = try Self.get(name, tenantID: tenantID, on: connection) else {
+            throw StoreError(.unexpectedValue, "queue '\(name)' was written but cannot be read back")
+        }
+        return queue
+    }
+
+    /// How many more attempts each limited queue among `names` may start now.
+    ///
+    /// Locks the rows of the limited queues, in name order, until the transaction ends, so
+    /// that two claimers cannot both see the same room. Queues without a limit are absent.
+    public static func runningRoom(
+        _ names: [String],
+        tenantID: String,
+        on connection: PostgresConnection
+    ) throws -> [String: Int] {
+        let limited = try connection.query(
+            """
+            SELECT name, max_running FROM gnomon_queues
+            WHERE tenant_id = $1 AND name = ANY($2::text[]) AND max_running > 0
+            ORDER BY name COLLATE "C"
+            FOR UPDATE
+            """,
+            [tenantID, PostgresArray.literal(names)]
+        ).rows
+        guard !limited.isEmpty else {
+            return [:]
+        }
+        let limits = try Dictionary(uniqueKeysWithValues: limited.map { (try $0.string("name"), try $0.int("max_running")) })
+        let running = try connection.query(
+            """
+            SELECT queue, count(*)::int AS n FROM gnomon_jobs
+            WHERE tenant_id = $1 AND queue = ANY($2::text[]) AND state = 'running'
+            GROUP BY queue
+            """,
+            [tenantID, PostgresArray.literal(Array(limits.keys))]
+        ).rows
+        var counts: [String: Int] = [:]
+        for row in running {
+            counts[try row.string("queue")] = try row.int("n")
+        }
+        return limits.reduce(into: [:]) { room, limit in
+            room[limit.key] = max(0, limit.value - (counts[limit.key] ?? 0))
+        }
     }
 }

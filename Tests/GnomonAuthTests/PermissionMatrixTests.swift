@@ -27,6 +27,7 @@ private let expectedRoles: [String: Set<String>] = [
     "QueueService/GetQueue": ["admin", "operator", "viewer"],
     "QueueService/PauseQueue": ["admin", "operator"],
     "QueueService/ResumeQueue": ["admin", "operator"],
+    "QueueService/SetQueueConcurrency": ["admin", "operator"],
 
     "DeadLetterService/ListDeadLetters": ["admin", "operator", "viewer"],
     "DeadLetterService/RedriveDeadLetters": ["admin", "operator"],

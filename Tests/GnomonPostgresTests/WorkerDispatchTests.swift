@@ -10,7 +10,7 @@ import Testing
 /// Workers leasing jobs over TLS from an in-process node on a real PostgreSQL.
 @Suite("Worker dispatch, end to end", .serialized)
 struct WorkerDispatchTests {
-    private static func submit(_ server: AuthHarness, token: String, queue: String = "emails", count: Int = 1)
+    static func submit(_ server: AuthHarness, token: String, queue: String = "emails", count: Int = 1)
         async throws -> [String]
     {
         let response: V1.SubmitJobsResponse = try await server.call(
@@ -259,6 +259,69 @@ struct QueueEndToEndTests {
             let viewerPause = await server.status(
                 .pauseQueue, V1.PauseQueueRequest(name: "emails"), token: try server.token("acme", [.viewer]))
             #expect(viewerPause.code == .permissionDenied)
+        }
+    }
+
+    @Test("a queue's max_running holds across workers, leaves other queues alone, and a raised limit wakes workers")
+    func queueConcurrency() async throws {
+        try await AuthHarness.with { server in
+            try await server.createTenants("acme")
+            let operatorToken = try server.token("acme", [.operator])
+            let workerToken = try server.token("acme", [.worker])
+            let limited: V1.SetQueueConcurrencyResponse = try await server.call(
+                .setQueueConcurrency, V1.SetQueueConcurrencyRequest(name: "reports", maxRunning: 1),
+                token: operatorToken)
+            #expect(limited.queue?.maxRunning == 1)
+            _ = try await WorkerDispatchTests.submit(server, token: operatorToken, queue: "reports", count: 4)
+            _ = try await WorkerDispatchTests.submit(server, token: operatorToken, queue: "emails", count: 3)
+
+            let one = try server.leaseStream(token: workerToken, queues: ["reports", "emails"], capacity: 5, worker: "w1")
+            let two = try server.leaseStream(token: workerToken, queues: ["reports"], capacity: 5, worker: "w2")
+            defer {
+                one.cancel()
+                two.cancel()
+            }
+            try await Task.sleep(for: .milliseconds(800))
+            let leased = one.jobs + two.jobs
+            #expect(leased.count { $0.job?.spec?.queue == "reports" } == 1)
+            #expect(leased.count { $0.job?.spec?.queue == "emails" } == 3)
+
+            let got: V1.GetQueueResponse = try await server.call(
+                .getQueue, V1.GetQueueRequest(name: "reports"), token: operatorToken)
+            #expect(got.queue?.maxRunning == 1)
+            #expect(got.queue?.stats?.running == 1)
+
+            let raised: V1.SetQueueConcurrencyResponse = try await server.call(
+                .setQueueConcurrency, V1.SetQueueConcurrencyRequest(name: "reports", maxRunning: 3),
+                token: operatorToken)
+            #expect(raised.queue?.maxRunning == 3)
+            try await Task.sleep(for: .milliseconds(800))
+            #expect((one.jobs + two.jobs).count { $0.job?.spec?.queue == "reports" } == 3)
+        }
+    }
+
+    @Test("a bad queue concurrency request is refused with the field named, and changes nothing")
+    func queueConcurrencyBadInput() async throws {
+        try await AuthHarness.with { server in
+            try await server.createTenants("acme")
+            let operatorToken = try server.token("acme", [.operator])
+            let tooMany = await server.status(
+                .setQueueConcurrency, V1.SetQueueConcurrencyRequest(name: "reports", maxRunning: 100_001),
+                token: operatorToken)
+            #expect(tooMany.code == .invalidArgument)
+            #expect(tooMany.message.contains("max_running must be 0 (no limit) to 100000; got 100001"))
+            let badName = await server.status(
+                .setQueueConcurrency, V1.SetQueueConcurrencyRequest(name: "no spaces", maxRunning: 2),
+                token: operatorToken)
+            #expect(badName.code == .invalidArgument)
+            #expect(badName.message.hasPrefix("name must be 1 to 128 characters"))
+            let missing = await server.status(
+                .getQueue, V1.GetQueueRequest(name: "reports"), token: operatorToken)
+            #expect(missing.code == .notFound)
+            let viewer = await server.status(
+                .setQueueConcurrency, V1.SetQueueConcurrencyRequest(name: "reports", maxRunning: 2),
+                token: try server.token("acme", [.viewer]))
+            #expect(viewer.code == .permissionDenied)
         }
     }
 }

@@ -105,6 +105,14 @@ extension MethodDescriptor {
         responseType: V1.ResumeQueueResponse.self
     )
 
+    /// `gnomon.v1.QueueService/SetQueueConcurrency`.
+    public static let setQueueConcurrency = MethodDescriptor(
+        fullName: "gnomon.v1.QueueService/SetQueueConcurrency",
+        kind: .unary,
+        requestType: V1.SetQueueConcurrencyRequest.self,
+        responseType: V1.SetQueueConcurrencyResponse.self
+    )
+
     /// `gnomon.v1.ScheduleService/CreateSchedule`.
     public static let createSchedule = MethodDescriptor(
         fullName: "gnomon.v1.ScheduleService/CreateSchedule",
@@ -304,6 +312,7 @@ extension MethodDescriptor {
         .getQueue,
         .pauseQueue,
         .resumeQueue,
+        .setQueueConcurrency,
         .createSchedule,
         .updateSchedule,
         .getSchedule,

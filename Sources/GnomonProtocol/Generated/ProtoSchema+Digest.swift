@@ -3,5 +3,5 @@
 extension ProtoSchema {
     /// SHA-256 over the `.proto` files this code was generated from, each as its path, a NUL,
     /// its bytes and a NUL, in path order. A test recomputes it to catch stale generated code.
-    public static let sourceDigest = "fd11fe1208e4b0f1938434454feb6060a5fd8bb1c69d9c589d651e722c1e8967"
+    public static let sourceDigest = "c192b4d4bf521cd38fdd3cbd2d999fa0be21cdcfc142d6afe99c28b12c3bdbdf"
 }

@@ -47,6 +47,9 @@ extension V1 {
         public var paused: Bool = false
         public var stats: V1.QueueStats? = nil
         public var createdAtUnixMs: Int64 = 0
+        /// The most attempts of this queue that may run at once, across every worker and node;
+        /// zero for no limit beyond the workers' capacities and the tenant's quota.
+        public var maxRunning: UInt32 = 0
 
         /// Creates a message with every field at its default.
         public init() {}
@@ -54,13 +57,14 @@ extension V1 {
         /// Creates a message; every field not given keeps its default.
         public init(
             name: String = "", tenantID: String = "", paused: Bool = false, stats: V1.QueueStats? = nil,
-            createdAtUnixMs: Int64 = 0
+            createdAtUnixMs: Int64 = 0, maxRunning: UInt32 = 0
         ) {
             self.name = name
             self.tenantID = tenantID
             self.paused = paused
             self.stats = stats
             self.createdAtUnixMs = createdAtUnixMs
+            self.maxRunning = maxRunning
         }
 
         public static let protoName = "gnomon.v1.Queue"
@@ -259,6 +263,56 @@ extension V1 {
             try CMessageCodec.encode(self)
         }
     }
+
+    /// The `gnomon.v1.SetQueueConcurrencyRequest` message.
+    public struct SetQueueConcurrencyRequest: ProtoMessage {
+        /// The queue; made when the tenant has none of that name yet.
+        public var name: String = ""
+        /// The most attempts that may run at once, 1 to 100000; zero removes the limit.
+        public var maxRunning: UInt32 = 0
+
+        /// Creates a message with every field at its default.
+        public init() {}
+
+        /// Creates a message; every field not given keeps its default.
+        public init(name: String = "", maxRunning: UInt32 = 0) {
+            self.name = name
+            self.maxRunning = maxRunning
+        }
+
+        public static let protoName = "gnomon.v1.SetQueueConcurrencyRequest"
+
+        public init(serializedBytes bytes: some Collection<UInt8>) throws(ProtocolError) {
+            self = try CMessageCodec.decode(Self.self, from: bytes)
+        }
+
+        public func serializedBytes() throws(ProtocolError) -> [UInt8] {
+            try CMessageCodec.encode(self)
+        }
+    }
+
+    /// The `gnomon.v1.SetQueueConcurrencyResponse` message.
+    public struct SetQueueConcurrencyResponse: ProtoMessage {
+        public var queue: V1.Queue? = nil
+
+        /// Creates a message with every field at its default.
+        public init() {}
+
+        /// Creates a message; every field not given keeps its default.
+        public init(queue: V1.Queue? = nil) {
+            self.queue = queue
+        }
+
+        public static let protoName = "gnomon.v1.SetQueueConcurrencyResponse"
+
+        public init(serializedBytes bytes: some Collection<UInt8>) throws(ProtocolError) {
+            self = try CMessageCodec.decode(Self.self, from: bytes)
+        }
+
+        public func serializedBytes() throws(ProtocolError) -> [UInt8] {
+            try CMessageCodec.encode(self)
+        }
+    }
 }
 
 // MARK: - C conversions
@@ -313,6 +367,7 @@ extension V1.Queue: CMessageConvertible {
         self.paused = c.paused != 0
         self.stats = try c.stats.map { try V1.QueueStats(cMessage: $0) }
         self.createdAtUnixMs = c.created_at_unix_ms
+        self.maxRunning = c.max_running
     }
 
     func fillCMessage(_ c: UnsafeMutablePointer<Gnomon__V1__Queue>, arena: CArena) throws {
@@ -322,6 +377,7 @@ extension V1.Queue: CMessageConvertible {
         c.pointee.paused = self.paused ? 1 : 0
         c.pointee.stats = try self.stats.map { try arena.message($0) }
         c.pointee.created_at_unix_ms = self.createdAtUnixMs
+        c.pointee.max_running = self.maxRunning
     }
 
     static func packedSize(_ c: UnsafePointer<Gnomon__V1__Queue>) -> Int {
@@ -600,5 +656,77 @@ extension V1.ResumeQueueResponse: CMessageConvertible {
 
     static func freeUnpacked(_ c: UnsafeMutablePointer<Gnomon__V1__ResumeQueueResponse>) {
         gnomon__v1__resume_queue_response__free_unpacked(c, nil)
+    }
+}
+
+extension V1.SetQueueConcurrencyRequest: CMessageConvertible {
+    typealias CMessage = Gnomon__V1__SetQueueConcurrencyRequest
+
+    init(cMessage pointer: UnsafePointer<Gnomon__V1__SetQueueConcurrencyRequest>) throws {
+        let c = pointer.pointee
+        self.init()
+        self.name = try cString(c.name, field: "gnomon.v1.SetQueueConcurrencyRequest.name")
+        self.maxRunning = c.max_running
+    }
+
+    func fillCMessage(_ c: UnsafeMutablePointer<Gnomon__V1__SetQueueConcurrencyRequest>, arena: CArena) throws {
+        gnomon__v1__set_queue_concurrency_request__init(c)
+        c.pointee.name = try arena.string(self.name, field: "gnomon.v1.SetQueueConcurrencyRequest.name")
+        c.pointee.max_running = self.maxRunning
+    }
+
+    static func packedSize(_ c: UnsafePointer<Gnomon__V1__SetQueueConcurrencyRequest>) -> Int {
+        gnomon__v1__set_queue_concurrency_request__get_packed_size(c)
+    }
+
+    static func pack(
+        _ c: UnsafePointer<Gnomon__V1__SetQueueConcurrencyRequest>, into buffer: UnsafeMutablePointer<UInt8>
+    ) -> Int {
+        gnomon__v1__set_queue_concurrency_request__pack(c, buffer)
+    }
+
+    static func unpack(_ bytes: UnsafeBufferPointer<UInt8>) -> UnsafeMutablePointer<
+        Gnomon__V1__SetQueueConcurrencyRequest
+    >? {
+        gnomon__v1__set_queue_concurrency_request__unpack(nil, bytes.count, bytes.baseAddress)
+    }
+
+    static func freeUnpacked(_ c: UnsafeMutablePointer<Gnomon__V1__SetQueueConcurrencyRequest>) {
+        gnomon__v1__set_queue_concurrency_request__free_unpacked(c, nil)
+    }
+}
+
+extension V1.SetQueueConcurrencyResponse: CMessageConvertible {
+    typealias CMessage = Gnomon__V1__SetQueueConcurrencyResponse
+
+    init(cMessage pointer: UnsafePointer<Gnomon__V1__SetQueueConcurrencyResponse>) throws {
+        let c = pointer.pointee
+        self.init()
+        self.queue = try c.queue.map { try V1.Queue(cMessage: $0) }
+    }
+
+    func fillCMessage(_ c: UnsafeMutablePointer<Gnomon__V1__SetQueueConcurrencyResponse>, arena: CArena) throws {
+        gnomon__v1__set_queue_concurrency_response__init(c)
+        c.pointee.queue = try self.queue.map { try arena.message($0) }
+    }
+
+    static func packedSize(_ c: UnsafePointer<Gnomon__V1__SetQueueConcurrencyResponse>) -> Int {
+        gnomon__v1__set_queue_concurrency_response__get_packed_size(c)
+    }
+
+    static func pack(
+        _ c: UnsafePointer<Gnomon__V1__SetQueueConcurrencyResponse>, into buffer: UnsafeMutablePointer<UInt8>
+    ) -> Int {
+        gnomon__v1__set_queue_concurrency_response__pack(c, buffer)
+    }
+
+    static func unpack(_ bytes: UnsafeBufferPointer<UInt8>) -> UnsafeMutablePointer<
+        Gnomon__V1__SetQueueConcurrencyResponse
+    >? {
+        gnomon__v1__set_queue_concurrency_response__unpack(nil, bytes.count, bytes.baseAddress)
+    }
+
+    static func freeUnpacked(_ c: UnsafeMutablePointer<Gnomon__V1__SetQueueConcurrencyResponse>) {
+        gnomon__v1__set_queue_concurrency_response__free_unpacked(c, nil)
     }
 }

@@ -1282,12 +1282,14 @@ extension V1.Queue: SampledMessage {
             sample.paused = true
             sample.stats = V1.QueueStats.testSample(0)
             sample.createdAtUnixMs = Int64.max
+            sample.maxRunning = UInt32.max
         } else {
             sample.name = String(repeating: "x\u{E9}", count: 40_000)
             sample.tenantID = String(repeating: "x\u{E9}", count: 40_000)
             sample.paused = true
             sample.stats = V1.QueueStats.testSample(1)
             sample.createdAtUnixMs = Int64.min
+            sample.maxRunning = 1
         }
         return sample
     }
@@ -1615,6 +1617,34 @@ extension V1.SecretInfo: SampledMessage {
             sample.version = 1
             sample.createdAtUnixMs = Int64.min
             sample.updatedAtUnixMs = Int64.min
+        }
+        return sample
+    }
+}
+
+extension V1.SetQueueConcurrencyRequest: SampledMessage {
+    /// A message with every field set; variants alternate extreme values and oneof choices.
+    static func testSample(_ variant: Int) -> V1.SetQueueConcurrencyRequest {
+        var sample = V1.SetQueueConcurrencyRequest()
+        if variant % 2 == 0 {
+            sample.name = "gnomon \u{2713} \u{1F989} \"q\" '); DROP TABLE jobs; --"
+            sample.maxRunning = UInt32.max
+        } else {
+            sample.name = String(repeating: "x\u{E9}", count: 40_000)
+            sample.maxRunning = 1
+        }
+        return sample
+    }
+}
+
+extension V1.SetQueueConcurrencyResponse: SampledMessage {
+    /// A message with every field set; variants alternate extreme values and oneof choices.
+    static func testSample(_ variant: Int) -> V1.SetQueueConcurrencyResponse {
+        var sample = V1.SetQueueConcurrencyResponse()
+        if variant % 2 == 0 {
+            sample.queue = V1.Queue.testSample(0)
+        } else {
+            sample.queue = V1.Queue.testSample(1)
         }
         return sample
     }
@@ -1975,6 +2005,8 @@ let allMessageSamples: [MessageSamples] = [
     MessageSamples(V1.Schedule.self, variants: 2),
     MessageSamples(V1.ScheduleSpec.self, variants: 2),
     MessageSamples(V1.SecretInfo.self, variants: 2),
+    MessageSamples(V1.SetQueueConcurrencyRequest.self, variants: 2),
+    MessageSamples(V1.SetQueueConcurrencyResponse.self, variants: 2),
     MessageSamples(V1.SetQuotasRequest.self, variants: 2),
     MessageSamples(V1.SetQuotasResponse.self, variants: 2),
     MessageSamples(V1.ShardStatus.self, variants: 2),

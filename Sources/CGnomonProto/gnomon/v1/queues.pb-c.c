@@ -457,6 +457,96 @@ void   gnomon__v1__resume_queue_response__free_unpacked
   assert(message->base.descriptor == &gnomon__v1__resume_queue_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   gnomon__v1__set_queue_concurrency_request__init
+                     (Gnomon__V1__SetQueueConcurrencyRequest         *message)
+{
+  static const Gnomon__V1__SetQueueConcurrencyRequest init_value = GNOMON__V1__SET_QUEUE_CONCURRENCY_REQUEST__INIT;
+  *message = init_value;
+}
+size_t gnomon__v1__set_queue_concurrency_request__get_packed_size
+                     (const Gnomon__V1__SetQueueConcurrencyRequest *message)
+{
+  assert(message->base.descriptor == &gnomon__v1__set_queue_concurrency_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t gnomon__v1__set_queue_concurrency_request__pack
+                     (const Gnomon__V1__SetQueueConcurrencyRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &gnomon__v1__set_queue_concurrency_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t gnomon__v1__set_queue_concurrency_request__pack_to_buffer
+                     (const Gnomon__V1__SetQueueConcurrencyRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &gnomon__v1__set_queue_concurrency_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Gnomon__V1__SetQueueConcurrencyRequest *
+       gnomon__v1__set_queue_concurrency_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Gnomon__V1__SetQueueConcurrencyRequest *)
+     protobuf_c_message_unpack (&gnomon__v1__set_queue_concurrency_request__descriptor,
+                                allocator, len, data);
+}
+void   gnomon__v1__set_queue_concurrency_request__free_unpacked
+                     (Gnomon__V1__SetQueueConcurrencyRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &gnomon__v1__set_queue_concurrency_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   gnomon__v1__set_queue_concurrency_response__init
+                     (Gnomon__V1__SetQueueConcurrencyResponse         *message)
+{
+  static const Gnomon__V1__SetQueueConcurrencyResponse init_value = GNOMON__V1__SET_QUEUE_CONCURRENCY_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t gnomon__v1__set_queue_concurrency_response__get_packed_size
+                     (const Gnomon__V1__SetQueueConcurrencyResponse *message)
+{
+  assert(message->base.descriptor == &gnomon__v1__set_queue_concurrency_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t gnomon__v1__set_queue_concurrency_response__pack
+                     (const Gnomon__V1__SetQueueConcurrencyResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &gnomon__v1__set_queue_concurrency_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t gnomon__v1__set_queue_concurrency_response__pack_to_buffer
+                     (const Gnomon__V1__SetQueueConcurrencyResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &gnomon__v1__set_queue_concurrency_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Gnomon__V1__SetQueueConcurrencyResponse *
+       gnomon__v1__set_queue_concurrency_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Gnomon__V1__SetQueueConcurrencyResponse *)
+     protobuf_c_message_unpack (&gnomon__v1__set_queue_concurrency_response__descriptor,
+                                allocator, len, data);
+}
+void   gnomon__v1__set_queue_concurrency_response__free_unpacked
+                     (Gnomon__V1__SetQueueConcurrencyResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &gnomon__v1__set_queue_concurrency_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor gnomon__v1__queue_stats__field_descriptors[5] =
 {
   {
@@ -547,7 +637,7 @@ const ProtobufCMessageDescriptor gnomon__v1__queue_stats__descriptor =
   (ProtobufCMessageInit) gnomon__v1__queue_stats__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor gnomon__v1__queue__field_descriptors[5] =
+static const ProtobufCFieldDescriptor gnomon__v1__queue__field_descriptors[6] =
 {
   {
     "name",
@@ -609,9 +699,22 @@ static const ProtobufCFieldDescriptor gnomon__v1__queue__field_descriptors[5] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "max_running",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Gnomon__V1__Queue, max_running),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned gnomon__v1__queue__field_indices_by_name[] = {
   4,   /* field[4] = created_at_unix_ms */
+  5,   /* field[5] = max_running */
   0,   /* field[0] = name */
   2,   /* field[2] = paused */
   3,   /* field[3] = stats */
@@ -620,7 +723,7 @@ static const unsigned gnomon__v1__queue__field_indices_by_name[] = {
 static const ProtobufCIntRange gnomon__v1__queue__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor gnomon__v1__queue__descriptor =
 {
@@ -630,7 +733,7 @@ const ProtobufCMessageDescriptor gnomon__v1__queue__descriptor =
   "Gnomon__V1__Queue",
   "gnomon.v1",
   sizeof(Gnomon__V1__Queue),
-  5,
+  6,
   gnomon__v1__queue__field_descriptors,
   gnomon__v1__queue__field_indices_by_name,
   1,  gnomon__v1__queue__number_ranges,
@@ -954,18 +1057,109 @@ const ProtobufCMessageDescriptor gnomon__v1__resume_queue_response__descriptor =
   (ProtobufCMessageInit) gnomon__v1__resume_queue_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCMethodDescriptor gnomon__v1__queue_service__method_descriptors[4] =
+static const ProtobufCFieldDescriptor gnomon__v1__set_queue_concurrency_request__field_descriptors[2] =
+{
+  {
+    "name",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Gnomon__V1__SetQueueConcurrencyRequest, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "max_running",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Gnomon__V1__SetQueueConcurrencyRequest, max_running),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned gnomon__v1__set_queue_concurrency_request__field_indices_by_name[] = {
+  1,   /* field[1] = max_running */
+  0,   /* field[0] = name */
+};
+static const ProtobufCIntRange gnomon__v1__set_queue_concurrency_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor gnomon__v1__set_queue_concurrency_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "gnomon.v1.SetQueueConcurrencyRequest",
+  "SetQueueConcurrencyRequest",
+  "Gnomon__V1__SetQueueConcurrencyRequest",
+  "gnomon.v1",
+  sizeof(Gnomon__V1__SetQueueConcurrencyRequest),
+  2,
+  gnomon__v1__set_queue_concurrency_request__field_descriptors,
+  gnomon__v1__set_queue_concurrency_request__field_indices_by_name,
+  1,  gnomon__v1__set_queue_concurrency_request__number_ranges,
+  (ProtobufCMessageInit) gnomon__v1__set_queue_concurrency_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor gnomon__v1__set_queue_concurrency_response__field_descriptors[1] =
+{
+  {
+    "queue",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Gnomon__V1__SetQueueConcurrencyResponse, queue),
+    &gnomon__v1__queue__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned gnomon__v1__set_queue_concurrency_response__field_indices_by_name[] = {
+  0,   /* field[0] = queue */
+};
+static const ProtobufCIntRange gnomon__v1__set_queue_concurrency_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor gnomon__v1__set_queue_concurrency_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "gnomon.v1.SetQueueConcurrencyResponse",
+  "SetQueueConcurrencyResponse",
+  "Gnomon__V1__SetQueueConcurrencyResponse",
+  "gnomon.v1",
+  sizeof(Gnomon__V1__SetQueueConcurrencyResponse),
+  1,
+  gnomon__v1__set_queue_concurrency_response__field_descriptors,
+  gnomon__v1__set_queue_concurrency_response__field_indices_by_name,
+  1,  gnomon__v1__set_queue_concurrency_response__number_ranges,
+  (ProtobufCMessageInit) gnomon__v1__set_queue_concurrency_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCMethodDescriptor gnomon__v1__queue_service__method_descriptors[5] =
 {
   { "ListQueues", &gnomon__v1__list_queues_request__descriptor, &gnomon__v1__list_queues_response__descriptor },
   { "GetQueue", &gnomon__v1__get_queue_request__descriptor, &gnomon__v1__get_queue_response__descriptor },
   { "PauseQueue", &gnomon__v1__pause_queue_request__descriptor, &gnomon__v1__pause_queue_response__descriptor },
   { "ResumeQueue", &gnomon__v1__resume_queue_request__descriptor, &gnomon__v1__resume_queue_response__descriptor },
+  { "SetQueueConcurrency", &gnomon__v1__set_queue_concurrency_request__descriptor, &gnomon__v1__set_queue_concurrency_response__descriptor },
 };
 const unsigned gnomon__v1__queue_service__method_indices_by_name[] = {
   1,        /* GetQueue */
   0,        /* ListQueues */
   2,        /* PauseQueue */
-  3         /* ResumeQueue */
+  3,        /* ResumeQueue */
+  4         /* SetQueueConcurrency */
 };
 const ProtobufCServiceDescriptor gnomon__v1__queue_service__descriptor =
 {
@@ -974,7 +1168,7 @@ const ProtobufCServiceDescriptor gnomon__v1__queue_service__descriptor =
   "QueueService",
   "Gnomon__V1__QueueService",
   "gnomon.v1",
-  4,
+  5,
   gnomon__v1__queue_service__method_descriptors,
   gnomon__v1__queue_service__method_indices_by_name
 };
@@ -1009,6 +1203,14 @@ void gnomon__v1__queue_service__resume_queue(ProtobufCService *service,
 {
   assert(service->descriptor == &gnomon__v1__queue_service__descriptor);
   service->invoke(service, 3, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void gnomon__v1__queue_service__set_queue_concurrency(ProtobufCService *service,
+                                                      const Gnomon__V1__SetQueueConcurrencyRequest *input,
+                                                      Gnomon__V1__SetQueueConcurrencyResponse_Closure closure,
+                                                      void *closure_data)
+{
+  assert(service->descriptor == &gnomon__v1__queue_service__descriptor);
+  service->invoke(service, 4, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void gnomon__v1__queue_service__init (Gnomon__V1__QueueService_Service *service,
                                       Gnomon__V1__QueueService_ServiceDestroy destroy)

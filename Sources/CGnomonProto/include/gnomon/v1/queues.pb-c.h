@@ -26,6 +26,8 @@ typedef struct Gnomon__V1__PauseQueueRequest Gnomon__V1__PauseQueueRequest;
 typedef struct Gnomon__V1__PauseQueueResponse Gnomon__V1__PauseQueueResponse;
 typedef struct Gnomon__V1__ResumeQueueRequest Gnomon__V1__ResumeQueueRequest;
 typedef struct Gnomon__V1__ResumeQueueResponse Gnomon__V1__ResumeQueueResponse;
+typedef struct Gnomon__V1__SetQueueConcurrencyRequest Gnomon__V1__SetQueueConcurrencyRequest;
+typedef struct Gnomon__V1__SetQueueConcurrencyResponse Gnomon__V1__SetQueueConcurrencyResponse;
 
 
 /* --- enums --- */
@@ -64,10 +66,15 @@ struct  Gnomon__V1__Queue
   protobuf_c_boolean paused;
   Gnomon__V1__QueueStats *stats;
   int64_t created_at_unix_ms;
+  /*
+   * The most attempts of this queue that may run at once, across every worker and node;
+   * zero for no limit beyond the workers' capacities and the tenant's quota.
+   */
+  uint32_t max_running;
 };
 #define GNOMON__V1__QUEUE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&gnomon__v1__queue__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, NULL, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, NULL, 0, 0 }
 
 
 struct  Gnomon__V1__ListQueuesRequest
@@ -149,6 +156,33 @@ struct  Gnomon__V1__ResumeQueueResponse
 };
 #define GNOMON__V1__RESUME_QUEUE_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&gnomon__v1__resume_queue_response__descriptor) \
+    , NULL }
+
+
+struct  Gnomon__V1__SetQueueConcurrencyRequest
+{
+  ProtobufCMessage base;
+  /*
+   * The queue; made when the tenant has none of that name yet.
+   */
+  char *name;
+  /*
+   * The most attempts that may run at once, 1 to 100000; zero removes the limit.
+   */
+  uint32_t max_running;
+};
+#define GNOMON__V1__SET_QUEUE_CONCURRENCY_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&gnomon__v1__set_queue_concurrency_request__descriptor) \
+    , (char *)protobuf_c_empty_string, 0 }
+
+
+struct  Gnomon__V1__SetQueueConcurrencyResponse
+{
+  ProtobufCMessage base;
+  Gnomon__V1__Queue *queue;
+};
+#define GNOMON__V1__SET_QUEUE_CONCURRENCY_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&gnomon__v1__set_queue_concurrency_response__descriptor) \
     , NULL }
 
 
@@ -342,6 +376,44 @@ Gnomon__V1__ResumeQueueResponse *
 void   gnomon__v1__resume_queue_response__free_unpacked
                      (Gnomon__V1__ResumeQueueResponse *message,
                       ProtobufCAllocator *allocator);
+/* Gnomon__V1__SetQueueConcurrencyRequest methods */
+void   gnomon__v1__set_queue_concurrency_request__init
+                     (Gnomon__V1__SetQueueConcurrencyRequest         *message);
+size_t gnomon__v1__set_queue_concurrency_request__get_packed_size
+                     (const Gnomon__V1__SetQueueConcurrencyRequest   *message);
+size_t gnomon__v1__set_queue_concurrency_request__pack
+                     (const Gnomon__V1__SetQueueConcurrencyRequest   *message,
+                      uint8_t             *out);
+size_t gnomon__v1__set_queue_concurrency_request__pack_to_buffer
+                     (const Gnomon__V1__SetQueueConcurrencyRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Gnomon__V1__SetQueueConcurrencyRequest *
+       gnomon__v1__set_queue_concurrency_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   gnomon__v1__set_queue_concurrency_request__free_unpacked
+                     (Gnomon__V1__SetQueueConcurrencyRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Gnomon__V1__SetQueueConcurrencyResponse methods */
+void   gnomon__v1__set_queue_concurrency_response__init
+                     (Gnomon__V1__SetQueueConcurrencyResponse         *message);
+size_t gnomon__v1__set_queue_concurrency_response__get_packed_size
+                     (const Gnomon__V1__SetQueueConcurrencyResponse   *message);
+size_t gnomon__v1__set_queue_concurrency_response__pack
+                     (const Gnomon__V1__SetQueueConcurrencyResponse   *message,
+                      uint8_t             *out);
+size_t gnomon__v1__set_queue_concurrency_response__pack_to_buffer
+                     (const Gnomon__V1__SetQueueConcurrencyResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Gnomon__V1__SetQueueConcurrencyResponse *
+       gnomon__v1__set_queue_concurrency_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   gnomon__v1__set_queue_concurrency_response__free_unpacked
+                     (Gnomon__V1__SetQueueConcurrencyResponse *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Gnomon__V1__QueueStats_Closure)
@@ -374,6 +446,12 @@ typedef void (*Gnomon__V1__ResumeQueueRequest_Closure)
 typedef void (*Gnomon__V1__ResumeQueueResponse_Closure)
                  (const Gnomon__V1__ResumeQueueResponse *message,
                   void *closure_data);
+typedef void (*Gnomon__V1__SetQueueConcurrencyRequest_Closure)
+                 (const Gnomon__V1__SetQueueConcurrencyRequest *message,
+                  void *closure_data);
+typedef void (*Gnomon__V1__SetQueueConcurrencyResponse_Closure)
+                 (const Gnomon__V1__SetQueueConcurrencyResponse *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -397,6 +475,10 @@ struct Gnomon__V1__QueueService_Service
                        const Gnomon__V1__ResumeQueueRequest *input,
                        Gnomon__V1__ResumeQueueResponse_Closure closure,
                        void *closure_data);
+  void (*set_queue_concurrency)(Gnomon__V1__QueueService_Service *service,
+                                const Gnomon__V1__SetQueueConcurrencyRequest *input,
+                                Gnomon__V1__SetQueueConcurrencyResponse_Closure closure,
+                                void *closure_data);
 };
 typedef void (*Gnomon__V1__QueueService_ServiceDestroy)(Gnomon__V1__QueueService_Service *);
 void gnomon__v1__queue_service__init (Gnomon__V1__QueueService_Service *service,
@@ -408,7 +490,8 @@ void gnomon__v1__queue_service__init (Gnomon__V1__QueueService_Service *service,
       function_prefix__ ## list_queues,\
       function_prefix__ ## get_queue,\
       function_prefix__ ## pause_queue,\
-      function_prefix__ ## resume_queue  }
+      function_prefix__ ## resume_queue,\
+      function_prefix__ ## set_queue_concurrency  }
 void gnomon__v1__queue_service__list_queues(ProtobufCService *service,
                                             const Gnomon__V1__ListQueuesRequest *input,
                                             Gnomon__V1__ListQueuesResponse_Closure closure,
@@ -425,6 +508,10 @@ void gnomon__v1__queue_service__resume_queue(ProtobufCService *service,
                                              const Gnomon__V1__ResumeQueueRequest *input,
                                              Gnomon__V1__ResumeQueueResponse_Closure closure,
                                              void *closure_data);
+void gnomon__v1__queue_service__set_queue_concurrency(ProtobufCService *service,
+                                                      const Gnomon__V1__SetQueueConcurrencyRequest *input,
+                                                      Gnomon__V1__SetQueueConcurrencyResponse_Closure closure,
+                                                      void *closure_data);
 
 /* --- descriptors --- */
 
@@ -438,6 +525,8 @@ extern const ProtobufCMessageDescriptor gnomon__v1__pause_queue_request__descrip
 extern const ProtobufCMessageDescriptor gnomon__v1__pause_queue_response__descriptor;
 extern const ProtobufCMessageDescriptor gnomon__v1__resume_queue_request__descriptor;
 extern const ProtobufCMessageDescriptor gnomon__v1__resume_queue_response__descriptor;
+extern const ProtobufCMessageDescriptor gnomon__v1__set_queue_concurrency_request__descriptor;
+extern const ProtobufCMessageDescriptor gnomon__v1__set_queue_concurrency_response__descriptor;
 extern const ProtobufCServiceDescriptor gnomon__v1__queue_service__descriptor;
 
 PROTOBUF_C__END_DECLS
