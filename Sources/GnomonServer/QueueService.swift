@@ -107,7 +107,8 @@ struct QueueService: Sendable {
         guard request.maxRunning <= QueueStore.maximumMaxRunning else {
             throw CallStatus(
                 code: .invalidArgument,
-                message: "max_running must be 0 (no limit) to \(QueueStore.maximumMaxRunning); got \(request.maxRunning)")
+                message:
+                    "max_running must be 0 (no limit) to \(QueueStore.maximumMaxRunning); got \(request.maxRunning)")
         }
         let maxRunning = Int(request.maxRunning)
         let audit = self.audit

@@ -170,7 +170,8 @@ public enum QueueStore {
         guard !limited.isEmpty else {
             return [:]
         }
-        let limits = try Dictionary(uniqueKeysWithValues: limited.map { (try $0.string("name"), try $0.int("max_running")) })
+        let limits = try Dictionary(
+            uniqueKeysWithValues: limited.map { (try $0.string("name"), try $0.int("max_running")) })
         let running = try connection.query(
             """
             SELECT queue, count(*)::int AS n FROM gnomon_jobs

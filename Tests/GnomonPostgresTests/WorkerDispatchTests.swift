@@ -275,7 +275,8 @@ struct QueueEndToEndTests {
             _ = try await WorkerDispatchTests.submit(server, token: operatorToken, queue: "reports", count: 4)
             _ = try await WorkerDispatchTests.submit(server, token: operatorToken, queue: "emails", count: 3)
 
-            let one = try server.leaseStream(token: workerToken, queues: ["reports", "emails"], capacity: 5, worker: "w1")
+            let one = try server.leaseStream(
+                token: workerToken, queues: ["reports", "emails"], capacity: 5, worker: "w1")
             let two = try server.leaseStream(token: workerToken, queues: ["reports"], capacity: 5, worker: "w2")
             defer {
                 one.cancel()
