@@ -170,7 +170,9 @@ final class JobNotifications: Sendable {
     }
 
     /// Wakes the streams that pushed the cancelled job, or tells them to look again.
-    private func deliverCancellation(_ payload: String) {
+    ///
+    /// - Parameter payload: The job's id, as ``JobStore/cancellationChannel`` carries it.
+    func deliverCancellation(_ payload: String) {
         guard let jobID = UUID(uuidString: payload) else {
             return
         }
