@@ -39,11 +39,12 @@ struct WorkerService: Sendable {
     /// until the worker goes away or the call is cancelled; revokes the lease of a pushed job
     /// that is cancelled while it runs.
     ///
-    /// The stream follows the attempts it pushed until they end. Each round reads which of
-    /// them still run, and those that ended by a cancel are revoked. A cancel's notification
-    /// only wakes the stream for that round, so a notification that comes early or late
-    /// revokes nothing wrongly and misses nothing: the stream's jobs are followed before each
-    /// round reads them.
+    /// The stream follows the attempts it pushed until they end, so at most about its
+    /// capacity: each round reads which of them still run, and revokes those that a cancel
+    /// ended. A cancel's notification only wakes the stream for such a round. The stream
+    /// registers the jobs it follows before the round that reads them, so a cancel is either
+    /// seen by that read or notified after the registration, which wakes the stream (or makes
+    /// its next wait return at once): none is missed, and none is revoked on a rumour.
     func lease(
         _ request: V1.LeaseJobsRequest,
         _ context: CallContext,
