@@ -116,7 +116,9 @@ let package = Package(
         ),
         .testTarget(
             name: "GnomonServerTests",
-            dependencies: ["GnomonServer", "GnomonCore", "GnomonAuth", "GnomonNetwork", "GnomonProtocol"],
+            dependencies: [
+                "GnomonServer", "GnomonCore", "GnomonAuth", "GnomonNetwork", "GnomonProtocol", "GnomonStore",
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

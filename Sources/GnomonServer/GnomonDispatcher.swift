@@ -13,6 +13,7 @@ struct GnomonDispatcher: RPCDispatcher {
     let jobs: JobService
     let workers: WorkerService
     let queues: QueueService
+    let deadLetters: DeadLetterService
 
     func unary(_ call: IncomingCall) async -> Result<[UInt8], CallStatus> {
         let context: CallContext
@@ -31,6 +32,18 @@ struct GnomonDispatcher: RPCDispatcher {
             return await Self.answer(call) { try await self.jobs.submit($0, context) }
         case .submitJobs:
             return await Self.answer(call) { try await self.jobs.submitMany($0, context) }
+        case .getJob:
+            return await Self.answer(call) { try await self.jobs.get($0, context) }
+        case .listJobs:
+            return await Self.answer(call) { try await self.jobs.list($0, context) }
+        case .cancelJob:
+            return await Self.answer(call) { try await self.jobs.cancel($0, context) }
+        case .retryJob:
+            return await Self.answer(call) { try await self.jobs.retry($0, context) }
+        case .listDeadLetters:
+            return await Self.answer(call) { try await self.deadLetters.list($0, context) }
+        case .redriveDeadLetters:
+            return await Self.answer(call) { try await self.deadLetters.redrive($0, context) }
         case .heartbeat:
             return await Self.answer(call) { try await self.workers.heartbeat($0, context) }
         case .completeAttempt:

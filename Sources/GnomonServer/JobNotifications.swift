@@ -4,12 +4,16 @@ import GnomonCore
 import GnomonStore
 import Synchronization
 
-/// Wakes the node's lease streams when jobs of their queues may have become claimable.
+/// Wakes the node's lease streams when jobs of their queues may have become claimable, or
+/// when a job they pushed to their worker was cancelled.
 ///
 /// Submissions send `NOTIFY gnomon_jobs, '<tenant>/<queue>'` in their transaction, so the
 /// notification arrives when they commit; one connection per node listens, on a thread of its
-/// own, and wakes the streams waiting on that tenant and queue. When the listening connection
-/// breaks, every waiter is woken (to look for itself) and the connection is made again.
+/// own, and wakes the streams waiting on that tenant and queue. Cancelling a running job sends
+/// its id on ``JobStore/cancellationChannel``, which wakes the stream that pushed it (see
+/// ``follow(_:stream:)``), or tells it to look again before its next wait if it is busy. When
+/// the listening connection breaks, every waiter is woken (to look for itself), every stream
+/// is told to look again, and the connection is made again.
 final class JobNotifications: Sendable {
     /// The channel submissions notify.
     static let channel = "gnomon_jobs"
@@ -17,6 +21,8 @@ final class JobNotifications: Sendable {
     private struct Waiter {
         let tenantID: String
         let queues: Set<String>
+        /// The lease stream that waits, if it is one.
+        let stream: UInt64?
         let continuation: CheckedContinuation<Void, Never>
     }
 
@@ -26,6 +32,11 @@ final class JobNotifications: Sendable {
         var waiting: [UInt64: Waiter] = [:]
         /// Waiters woken (by their deadline or cancellation) before they registered.
         var wokenEarly: Set<UInt64> = []
+        /// The jobs each open lease stream pushed and has not seen end, by stream.
+        var streamJobs: [UInt64: Set<UUID>] = [:]
+        /// Streams that must look again before they next wait: a cancellation of one of their
+        /// jobs arrived while they were not waiting, or notifications may have been missed.
+        var lookAgain: Set<UInt64> = []
     }
 
     private let waiters = Synchronization.Mutex(Waiters())
@@ -62,9 +73,44 @@ final class JobNotifications: Sendable {
         self.wakeAll()
     }
 
-    /// Waits until a job of one of `queues` may be claimable, `deadline` passes, or the task is
-    /// cancelled; whichever comes first.
-    func wait(tenantID: String, queues: Set<String>, until deadline: ContinuousClock.Instant?) async {
+    /// Opens a lease stream's registration, to follow its jobs' cancellations.
+    ///
+    /// - Returns: The stream's number, for ``follow(_:stream:)`` and ``wait(tenantID:queues:stream:until:)``;
+    ///   pass it to ``closeStream(_:)`` when the stream ends.
+    func openStream() -> UInt64 {
+        let stream = self.nextWaiter.add(1, ordering: .relaxed).newValue
+        self.waiters.withLock { $0.streamJobs[stream] = [] }
+        return stream
+    }
+
+    /// Sets the jobs whose cancellation wakes `stream`: those it pushed and has not seen end.
+    ///
+    /// Call it before the stream next reads what is running, so that a cancellation that
+    /// read does not see yet is sure to wake the stream.
+    func follow(_ jobs: Set<UUID>, stream: UInt64) {
+        self.waiters.withLock { waiters in
+            if waiters.streamJobs[stream] != nil {
+                waiters.streamJobs[stream] = jobs
+            }
+        }
+    }
+
+    /// Forgets a stream that ended.
+    func closeStream(_ stream: UInt64) {
+        self.waiters.withLock { waiters in
+            waiters.streamJobs[stream] = nil
+            waiters.lookAgain.remove(stream)
+        }
+    }
+
+    /// Waits until a job of one of `queues` may be claimable, a job `stream` follows was
+    /// cancelled, `deadline` passes, or the task is cancelled; whichever comes first.
+    func wait(
+        tenantID: String,
+        queues: Set<String>,
+        stream: UInt64? = nil,
+        until deadline: ContinuousClock.Instant?
+    ) async {
         let id = self.nextWaiter.add(1, ordering: .relaxed).newValue
         let timer = deadline.map { deadline in
             Task { [self] in
@@ -77,10 +123,13 @@ final class JobNotifications: Sendable {
         await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 let registered = self.waiters.withLock { waiters -> Bool in
-                    guard waiters.wokenEarly.remove(id) == nil, !self.stopping.load(ordering: .acquiring) else {
+                    let told = stream.map { waiters.lookAgain.remove($0) != nil } ?? false
+                    guard waiters.wokenEarly.remove(id) == nil, !told, !self.stopping.load(ordering: .acquiring)
+                    else {
                         return false
                     }
-                    waiters.waiting[id] = Waiter(tenantID: tenantID, queues: queues, continuation: continuation)
+                    waiters.waiting[id] = Waiter(
+                        tenantID: tenantID, queues: queues, stream: stream, continuation: continuation)
                     return true
                 }
                 if !registered {
@@ -107,12 +156,39 @@ final class JobNotifications: Sendable {
         waiter?.continuation.resume()
     }
 
+    /// Wakes every waiter, and tells busy streams to look again before they next wait.
     private func wakeAll() {
         let all = self.waiters.withLock { waiters -> [Waiter] in
             defer { waiters.waiting.removeAll() }
+            let waitingStreams = Set(waiters.waiting.values.compactMap(\.stream))
+            waiters.lookAgain = Set(waiters.streamJobs.keys).subtracting(waitingStreams)
             return Array(waiters.waiting.values)
         }
         for waiter in all {
+            waiter.continuation.resume()
+        }
+    }
+
+    /// Wakes the streams that pushed the cancelled job, or tells them to look again.
+    ///
+    /// - Parameter payload: The job's id, as ``JobStore/cancellationChannel`` carries it.
+    func deliverCancellation(_ payload: String) {
+        guard let jobID = UUID(uuidString: payload) else {
+            return
+        }
+        let woken = self.waiters.withLock { waiters -> [Waiter] in
+            var woken: [Waiter] = []
+            for (stream, jobs) in waiters.streamJobs where jobs.contains(jobID) {
+                if let (id, waiter) = waiters.waiting.first(where: { $0.value.stream == stream }) {
+                    waiters.waiting.removeValue(forKey: id)
+                    woken.append(waiter)
+                } else {
+                    waiters.lookAgain.insert(stream)
+                }
+            }
+            return woken
+        }
+        for waiter in woken {
             waiter.continuation.resume()
         }
     }
@@ -141,13 +217,18 @@ final class JobNotifications: Sendable {
             do {
                 let connection = try PostgresConnection(connectionString: self.connectionString)
                 try connection.listen(Self.channel)
+                try connection.listen(JobStore.cancellationChannel)
                 failures = 0
                 // Jobs submitted while no connection listened are found by looking once.
                 self.wakeAll()
                 while !self.stopping.load(ordering: .acquiring) {
                     // The wait is on the socket; the timeout only lets the loop see a stop.
                     for notification in try connection.notifications(waitingUpTo: .seconds(1)) {
-                        self.deliver(notification.payload)
+                        if notification.channel == JobStore.cancellationChannel {
+                            self.deliverCancellation(notification.payload)
+                        } else {
+                            self.deliver(notification.payload)
+                        }
                     }
                 }
             } catch {

@@ -4,11 +4,13 @@ import GnomonNetwork
 import GnomonProtocol
 import GnomonStore
 
-/// Answers `gnomon.v1.JobService`: submitting jobs, one or a batch, within the tenant's quotas.
+/// Answers `gnomon.v1.JobService`: submitting jobs, one or a batch, within the tenant's quotas;
+/// reading, listing, cancelling and retrying them (`JobService+Control.swift`).
 struct JobService: Sendable {
     let pool: PostgresPool
     let store: JobStore
     let audit: Auditor
+    let cursors: PageCursorSealer
 
     func submit(_ request: V1.SubmitJobRequest, _ context: CallContext) async throws(CallStatus)
         -> V1.SubmitJobResponse
@@ -140,7 +142,7 @@ struct JobService: Sendable {
         quotas.maxPayloadBytes > 0 ? quotas.maxPayloadBytes : JobSpecValidation.defaultMaximumPayloadBytes
     }
 
-    private static func tenant(_ context: CallContext) throws(CallStatus) -> String {
+    static func tenant(_ context: CallContext) throws(CallStatus) -> String {
         guard let tenantID = context.tenantID else {
             throw CallStatus(
                 code: .permissionDenied, message: "jobs belong to a tenant; use a token with a tenant claim")

@@ -86,11 +86,12 @@ final class RPCEndpoint: @unchecked Sendable {
             status: status,
             tenants: TenantService(pool: pool, audit: auditor, tenants: tenantStates, cursors: cursors),
             audit: AuditService(pool: pool, cursors: cursors),
-            jobs: JobService(pool: pool, store: store, audit: auditor),
+            jobs: JobService(pool: pool, store: store, audit: auditor, cursors: cursors),
             workers: WorkerService(
                 pool: pool, store: store, notifications: notifications, audit: auditor, shardLoops: shardLoops,
                 logger: logger.forSource("workers")),
-            queues: QueueService(pool: pool, audit: auditor, cursors: cursors))
+            queues: QueueService(pool: pool, audit: auditor, cursors: cursors),
+            deadLetters: DeadLetterService(pool: pool, store: store, audit: auditor, cursors: cursors))
         let server = try await RPCServer.start(
             configuration: RPCServer.Configuration(
                 host: configuration.listenAddress.host,

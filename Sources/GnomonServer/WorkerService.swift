@@ -22,8 +22,31 @@ struct WorkerService: Sendable {
 
     // MARK: - Lease stream
 
+    /// An attempt the stream pushed to its worker and has not seen end.
+    private struct PushedAttempt {
+        let attempt: UInt32
+        let leaseToken: UUID
+    }
+
+    /// What one look at the database found: jobs claimed, the next due time when there is
+    /// room for more, and which pushed attempts ended, some of them by a cancel.
+    private struct LeaseRound: Sendable {
+        var claimed: [ClaimedJob]
+        var nextDue: Date?
+        var ended: Set<UUID>
+        var cancelled: Set<UUID>
+    }
+
     /// Pushes due jobs of the worker's queues, never more running at once than its capacity,
-    /// until the worker goes away or the call is cancelled.
+    /// until the worker goes away or the call is cancelled; revokes the lease of a pushed job
+    /// that is cancelled while it runs.
+    ///
+    /// The stream follows the attempts it pushed until they end, so at most about its
+    /// capacity: each round reads which of them still run, and revokes those that a cancel
+    /// ended. A cancel's notification only wakes the stream for such a round. The stream
+    /// registers the jobs it follows before the round that reads them, so a cancel is either
+    /// seen by that read or notified after the registration, which wakes the stream (or makes
+    /// its next wait return at once): none is missed, and none is revoked on a rumour.
     func lease(
         _ request: V1.LeaseJobsRequest,
         _ context: CallContext,
@@ -39,19 +62,24 @@ struct WorkerService: Sendable {
         let capacity = Int(request.capacity == 0 ? Self.defaultCapacity : request.capacity)
         let worker = request.workerID.isEmpty ? "worker-\(UUID().uuidString.lowercased())" : request.workerID
         let store = self.store
+        let stream = self.notifications.openStream()
+        defer { self.notifications.closeStream(stream) }
+        var pushed: [UUID: PushedAttempt] = [:]
         while !Task.isCancelled {
             if self.notifications.isStopped {
                 return CallStatus(code: .unavailable, message: "the server is shutting down; reconnect to another node")
             }
-            let claimed: [ClaimedJob]
-            let nextDue: Date?
+            let following = pushed.mapValues(\.leaseToken)
+            let round: LeaseRound
             do {
-                (claimed, nextDue) = try await self.pool.withTenantTransaction(tenantID) { connection in
-                    let running = try Self.running(tenantID: tenantID, worker: worker, on: connection)
+                round = try await self.pool.withTenantTransaction(tenantID) { connection in
+                    let running = try store.runningLeases(tenantID: tenantID, worker: worker, on: connection)
+                    let ended = following.filter { running[$0.key] != $0.value }
+                    let cancelled = try store.cancelledLeases(ended, on: connection)
                     let quotas = try TenantStore.quotas(for: tenantID, on: connection)
                     let runLimit = quotas.maxConcurrentRuns > 0 ? quotas.maxConcurrentRuns : nil
                     let tenantRoom = try QuotaStore.runningRoom(limit: runLimit, tenantID: tenantID, on: connection)
-                    let room = Int(min(Int64(capacity - running), tenantRoom))
+                    let room = Int(min(Int64(capacity - running.count), tenantRoom))
                     let jobs =
                         room > 0
                         ? try store.claimForWorker(
@@ -63,34 +91,56 @@ struct WorkerService: Sendable {
                             Int64(jobs.count), limit: runLimit, tenantID: tenantID, on: connection)
                     }
                     let more = room - jobs.count > 0
-                    return (
-                        jobs, more ? try store.nextDueTime(tenantID: tenantID, queues: queues, on: connection) : nil
-                    )
+                    return LeaseRound(
+                        claimed: jobs,
+                        nextDue: more ? try store.nextDueTime(tenantID: tenantID, queues: queues, on: connection) : nil,
+                        ended: Set(ended.keys), cancelled: cancelled)
                 }
             } catch {
                 if Task.isCancelled {
                     break
                 }
                 self.logger.warning("a lease stream could not claim jobs", [LogKey.error: "\(error)"])
-                await self.notifications.wait(tenantID: tenantID, queues: Set(queues), until: .now + .seconds(1))
+                await self.notifications.wait(
+                    tenantID: tenantID, queues: Set(queues), stream: stream, until: .now + .seconds(1))
                 continue
             }
-            self.shardLoops?.attemptsStarted(claimed)
-            for job in claimed {
-                let message = V1.LeaseStreamMessage(event: .leased(Self.leased(job)))
+            self.shardLoops?.attemptsStarted(round.claimed)
+            var messages: [V1.LeaseStreamMessage] = []
+            for id in round.ended {
+                if round.cancelled.contains(id), let attempt = pushed[id] {
+                    messages.append(Self.revoked(id, attempt))
+                }
+                pushed[id] = nil
+            }
+            for job in round.claimed {
+                pushed[job.id] = PushedAttempt(attempt: UInt32(job.attempt), leaseToken: job.leaseToken)
+                messages.append(V1.LeaseStreamMessage(event: .leased(Self.leased(job))))
+            }
+            if !round.ended.isEmpty || !round.claimed.isEmpty {
+                self.notifications.follow(Set(pushed.keys), stream: stream)
+            }
+            for message in messages {
                 guard let bytes = try? message.serializedBytes(), await send(bytes) else {
                     // The stream ended: these attempts run out their leases and are retried.
                     return CallStatus(code: .cancelled, message: "the lease stream ended")
                 }
             }
-            if !claimed.isEmpty {
-                // There may be more: look again before waiting.
+            if !round.claimed.isEmpty {
+                // There may be more, and the jobs just pushed are followed only from now: look
+                // again before waiting.
                 continue
             }
             await self.notifications.wait(
-                tenantID: tenantID, queues: Set(queues), until: nextDue.map(Self.instant(for:)))
+                tenantID: tenantID, queues: Set(queues), stream: stream, until: round.nextDue.map(Self.instant(for:)))
         }
         return CallStatus(code: .cancelled, message: "the lease stream was cancelled")
+    }
+
+    private static func revoked(_ id: UUID, _ attempt: PushedAttempt) -> V1.LeaseStreamMessage {
+        V1.LeaseStreamMessage(
+            event: .revoked(
+                V1.LeaseRevoked(jobID: id.uuidString.lowercased(), attempt: attempt.attempt, reason: .cancelled)))
     }
 
     private static func problem(with request: V1.LeaseJobsRequest) -> CallStatus? {
@@ -117,14 +167,6 @@ struct WorkerService: Sendable {
                 code: .invalidArgument, message: "worker_id must be at most 128 bytes and job_types at most 32 entries")
         }
         return nil
-    }
-
-    /// Attempts of this worker that are running now.
-    private static func running(tenantID: String, worker: String, on connection: PostgresConnection) throws -> Int {
-        try connection.query(
-            "SELECT count(*)::int AS n FROM gnomon_jobs WHERE tenant_id = $1 AND worker_id = $2 AND state = 'running'",
-            [tenantID, worker]
-        ).first?.int("n") ?? 0
     }
 
     private static func instant(for date: Date) -> ContinuousClock.Instant {

@@ -77,6 +77,30 @@ extension JobStore {
         return (jobs, JobCursor(createdAtMicroseconds: try last.int64("created_us"), id: try Self.uuid(last, "id")))
     }
 
+    /// The queues of these live jobs, each once and sorted, to wake the workers of each.
+    ///
+    /// - Parameters:
+    ///   - ids: The jobs; ids of jobs that are not live, or not visible, are ignored.
+    ///   - connection: A tenant's transaction, or a platform one.
+    /// - Returns: The queue names.
+    public func queues(ofLive ids: [UUID], on connection: PostgresConnection) throws -> [String] {
+        guard !ids.isEmpty else {
+            return []
+        }
+        return try connection.query(
+            // The shards make both columns of each partition's key an index condition.
+            """
+            SELECT DISTINCT queue FROM gnomon_jobs
+            WHERE shard = ANY($1::int[]) AND id = ANY($2::uuid[])
+            ORDER BY queue
+            """,
+            [
+                PostgresArray.literal(Set(ids.map { String(self.shard(of: $0)) }).sorted()),
+                PostgresArray.literal(ids.map { $0.uuidString.lowercased() }),
+            ]
+        ).rows.map { try $0.string("queue") }
+    }
+
     /// Sorts after every other id, for the first page's position.
     static let lastUUID = UUID(uuid: (255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255))
 

@@ -146,6 +146,7 @@ extension AuthHarness {
 /// What a lease stream delivered, and how it ended.
 final class LeaseLog: Sendable {
     let received = Synchronization.Mutex<[V1.LeasedJob]>([])
+    let revoked = Synchronization.Mutex<[V1.LeaseRevoked]>([])
     let ended = Synchronization.Mutex<CallStatus?>(nil)
 }
 
@@ -159,8 +160,13 @@ final class LeaseStream: Sendable {
         self.reader = Task {
             do {
                 for try await bytes in stream {
-                    if case .leased(let job) = try V1.LeaseStreamMessage(serializedBytes: bytes).event {
+                    switch try V1.LeaseStreamMessage(serializedBytes: bytes).event {
+                    case .leased(let job):
                         log.received.withLock { $0.append(job) }
+                    case .revoked(let revoked):
+                        log.revoked.withLock { $0.append(revoked) }
+                    case nil:
+                        break
                     }
                 }
                 log.ended.withLock { $0 = CallStatus(code: .ok) }
@@ -171,6 +177,9 @@ final class LeaseStream: Sendable {
     }
 
     var jobs: [V1.LeasedJob] { self.log.received.withLock { $0 } }
+
+    /// The revocations the stream received, in order.
+    var revocations: [V1.LeaseRevoked] { self.log.revoked.withLock { $0 } }
 
     /// How the stream ended, if it has.
     var endStatus: CallStatus? { self.log.ended.withLock { $0 } }

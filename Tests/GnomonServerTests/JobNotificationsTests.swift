@@ -1,0 +1,121 @@
+import Foundation
+import GnomonCore
+import Synchronization
+import Testing
+
+@testable import GnomonServer
+
+/// How lease streams follow their jobs' cancellations, without a database: notifications
+/// are handed to the listener's delivery directly.
+@Suite("Job notifications: cancellations")
+struct JobNotificationsTests {
+    /// A wait running in the background, and whether it has returned.
+    private final class BackgroundWait: Sendable {
+        private let returned = Synchronization.Mutex(false)
+        private let task = Synchronization.Mutex<Task<Void, Never>?>(nil)
+
+        init(_ notifications: JobNotifications, stream: UInt64, for duration: Duration = .seconds(30)) {
+            let task = Task { [self] in
+                await notifications.wait(tenantID: "acme", queues: ["emails"], stream: stream, until: .now + duration)
+                self.returned.withLock { $0 = true }
+            }
+            self.task.withLock { $0 = task }
+        }
+
+        /// Whether the wait returns within `timeout`.
+        func returns(within timeout: Duration) async -> Bool {
+            let deadline = ContinuousClock.now + timeout
+            while ContinuousClock.now < deadline {
+                if self.returned.withLock({ $0 }) {
+                    return true
+                }
+                try? await Task.sleep(for: .milliseconds(5))
+            }
+            return self.returned.withLock { $0 }
+        }
+
+        func cancel() {
+            self.task.withLock { $0?.cancel() }
+        }
+    }
+
+    private static func notifications() -> JobNotifications {
+        JobNotifications(connectionString: "unused", logger: .disabled)
+    }
+
+    @Test("a cancelled job wakes the waiting stream that follows it, and no other")
+    func wakesFollower() async throws {
+        let notifications = Self.notifications()
+        let job = UUID()
+        let follower = notifications.openStream()
+        let bystander = notifications.openStream()
+        notifications.follow([job, UUID()], stream: follower)
+        notifications.follow([UUID()], stream: bystander)
+        let followerWait = BackgroundWait(notifications, stream: follower)
+        let bystanderWait = BackgroundWait(notifications, stream: bystander)
+        defer { bystanderWait.cancel() }
+        defer { followerWait.cancel() }
+        // Let both register before the cancellation arrives.
+        try await Task.sleep(for: .milliseconds(100))
+
+        notifications.deliverCancellation(job.uuidString.lowercased())
+        let followerWoke = await followerWait.returns(within: .seconds(5))
+        #expect(followerWoke)
+        let bystanderWoke = await bystanderWait.returns(within: .milliseconds(200))
+        #expect(!bystanderWoke)
+    }
+
+    @Test("a cancellation that arrives while the stream is busy makes its next wait return at once, once")
+    func busyStreamLooksAgain() async throws {
+        let notifications = Self.notifications()
+        let job = UUID()
+        let stream = notifications.openStream()
+        notifications.follow([job], stream: stream)
+        notifications.deliverCancellation(job.uuidString.lowercased())
+
+        let started = ContinuousClock.now
+        await notifications.wait(tenantID: "acme", queues: ["emails"], stream: stream, until: .now + .seconds(30))
+        #expect(ContinuousClock.now - started < .seconds(5))
+
+        let again = ContinuousClock.now
+        await notifications.wait(tenantID: "acme", queues: ["emails"], stream: stream, until: .now + .milliseconds(200))
+        #expect(ContinuousClock.now - again >= .milliseconds(150), "the cancellation woke the stream twice")
+    }
+
+    @Test("a job no longer followed, a closed stream or a malformed payload wakes nothing")
+    func unfollowed() async throws {
+        let notifications = Self.notifications()
+        let job = UUID()
+        let stream = notifications.openStream()
+        notifications.follow([job], stream: stream)
+        notifications.follow([], stream: stream)
+        notifications.deliverCancellation(job.uuidString.lowercased())
+        notifications.deliverCancellation("not-a-uuid")
+        let started = ContinuousClock.now
+        await notifications.wait(tenantID: "acme", queues: ["emails"], stream: stream, until: .now + .milliseconds(200))
+        #expect(ContinuousClock.now - started >= .milliseconds(150))
+
+        let closed = notifications.openStream()
+        notifications.follow([job], stream: closed)
+        notifications.closeStream(closed)
+        // Following a closed stream's jobs again does not bring it back.
+        notifications.follow([job], stream: closed)
+        notifications.deliverCancellation(job.uuidString.lowercased())
+        let reopened = ContinuousClock.now
+        await notifications.wait(tenantID: "acme", queues: ["emails"], stream: closed, until: .now + .milliseconds(200))
+        #expect(ContinuousClock.now - reopened >= .milliseconds(150))
+    }
+
+    @Test("stopping wakes a waiting stream")
+    func stopWakes() async throws {
+        let notifications = Self.notifications()
+        let stream = notifications.openStream()
+        let wait = BackgroundWait(notifications, stream: stream)
+        defer { wait.cancel() }
+        try await Task.sleep(for: .milliseconds(100))
+        notifications.stop()
+        let woke = await wait.returns(within: .seconds(5))
+        #expect(woke)
+        #expect(notifications.isStopped)
+    }
+}
