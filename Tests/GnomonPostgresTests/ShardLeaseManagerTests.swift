@@ -52,9 +52,13 @@ struct ShardLeaseManagerTests {
             let before = try await database.leaseRows()
             try await b.manager.start()
 
+            // The database's rows and each node's own view converge: a node learns it holds a
+            // shard only once its acquisition round returns.
             try await eventually(within: .seconds(5), "8 shards each") {
                 let owners = try await database.currentOwners()
-                return owners == ["a": 8, "b": 8]
+                let ownedByA = await a.owned()
+                let ownedByB = await b.owned()
+                return owners == ["a": 8, "b": 8] && ownedByA.count == 8 && ownedByB.count == 8
             }
             let ownedByA = await a.owned()
             let ownedByB = await b.owned()
@@ -93,10 +97,10 @@ struct ShardLeaseManagerTests {
             }
             await nodes[0].shutdown()
             try await eventually(within: .seconds(4), "8 shards each") {
-                try await database.currentOwners() == ["b": 8, "c": 8]
+                let owners = try await database.currentOwners()
+                let counts = [await nodes[1].owned().count, await nodes[2].owned().count]
+                return owners == ["b": 8, "c": 8] && counts == [8, 8]
             }
-            #expect(await nodes[1].owned().count == 8)
-            #expect(await nodes[2].owned().count == 8)
             await nodes[1].shutdown()
             await nodes[2].shutdown()
         }
@@ -146,10 +150,11 @@ struct ShardLeaseManagerTests {
             await b.manager.pause()
             let eventsBeforeResume = b.recorder.events.count
             let took = try await eventually(within: Self.timing.ttl + .seconds(3), "a takes b's shards") {
-                try await database.currentOwners() == ["a": 16]
+                let owners = try await database.currentOwners()
+                let held = await a.owned().count
+                return owners == ["a": 16] && held == 16
             }
             #expect(took <= Self.timing.ttl + .seconds(2))
-            #expect(await a.owned().count == 16)
 
             let rows = try await database.leaseRows()
             for lease in old {

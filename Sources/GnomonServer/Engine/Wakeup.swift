@@ -14,6 +14,11 @@ final class Wakeup: Sendable {
 
     private let state = Synchronization.Mutex(State())
 
+    /// Whether a task sleeps in ``wait(until:)`` now.
+    var hasSleeper: Bool {
+        self.state.withLock { $0.sleeper != nil }
+    }
+
     /// Wakes the sleeper now, or makes its next wait return at once.
     func wake() {
         self.wake(ifSleepingPast: nil)
