@@ -18,6 +18,11 @@ final class JobNotifications: Sendable {
     /// The channel submissions notify.
     static let channel = "gnomon_jobs"
 
+    /// The channel a lease stream notifies when it starts attempts in shards another node
+    /// owns, with `<shard>:<lease expiry in Unix ms>` pairs separated by commas, so that the
+    /// owner's shard loop wakes when the earliest of them expires.
+    static let attemptsChannel = "gnomon_attempts"
+
     private struct Waiter {
         let tenantID: String
         let queues: Set<String>
@@ -28,6 +33,9 @@ final class JobNotifications: Sendable {
 
     private let connectionString: String
     private let logger: Logger
+    /// Told of attempts started elsewhere in shards this node may own; and with no
+    /// expiries, after the listener reconnected, so that every loop looks again.
+    private let attemptsStarted: (@Sendable ([Int: Date]) -> Void)?
     private struct Waiters {
         var waiting: [UInt64: Waiter] = [:]
         /// Waiters woken (by their deadline or cancellation) before they registered.
@@ -43,9 +51,43 @@ final class JobNotifications: Sendable {
     private let nextWaiter = Atomic<UInt64>(0)
     private let stopping = Atomic<Bool>(false)
 
-    init(connectionString: String, logger: Logger) {
+    init(connectionString: String, logger: Logger, attemptsStarted: (@Sendable ([Int: Date]) -> Void)? = nil) {
         self.connectionString = connectionString
         self.logger = logger
+        self.attemptsStarted = attemptsStarted
+    }
+
+    /// The payloads announcing attempts that expire at `expiries`, by shard, each within
+    /// PostgreSQL's limit on a notification's size.
+    static func attemptPayloads(_ expiries: [Int: Date]) -> [String] {
+        var payloads: [String] = []
+        var current = ""
+        for (shard, expiry) in expiries.sorted(by: { $0.key < $1.key }) {
+            let pair = "\(shard):\(Int64((expiry.timeIntervalSince1970 * 1_000).rounded(.up)))"
+            if current.utf8.count + pair.utf8.count + 1 > 7_000 {
+                payloads.append(current)
+                current = ""
+            }
+            current += current.isEmpty ? pair : "," + pair
+        }
+        if !current.isEmpty {
+            payloads.append(current)
+        }
+        return payloads
+    }
+
+    /// The expiries an ``attemptsChannel`` payload announces; malformed pairs are ignored.
+    static func attemptExpiries(_ payload: String) -> [Int: Date] {
+        var expiries: [Int: Date] = [:]
+        for pair in payload.split(separator: ",") {
+            let parts = pair.split(separator: ":")
+            guard parts.count == 2, let shard = Int(parts[0]), shard >= 0, let milliseconds = Int64(parts[1]) else {
+                continue
+            }
+            let expiry = Date(timeIntervalSince1970: Double(milliseconds) / 1_000)
+            expiries[shard] = min(expiries[shard] ?? expiry, expiry)
+        }
+        return expiries
     }
 
     /// The payload that names a tenant's queue.
@@ -218,14 +260,19 @@ final class JobNotifications: Sendable {
                 let connection = try PostgresConnection(connectionString: self.connectionString)
                 try connection.listen(Self.channel)
                 try connection.listen(JobStore.cancellationChannel)
+                try connection.listen(Self.attemptsChannel)
                 failures = 0
-                // Jobs submitted while no connection listened are found by looking once.
+                // Jobs submitted, and attempts started, while no connection listened are found
+                // by looking once.
                 self.wakeAll()
+                self.attemptsStarted?([:])
                 while !self.stopping.load(ordering: .acquiring) {
                     // The wait is on the socket; the timeout only lets the loop see a stop.
                     for notification in try connection.notifications(waitingUpTo: .seconds(1)) {
                         if notification.channel == JobStore.cancellationChannel {
                             self.deliverCancellation(notification.payload)
+                        } else if notification.channel == Self.attemptsChannel {
+                            self.attemptsStarted?(Self.attemptExpiries(notification.payload))
                         } else {
                             self.deliver(notification.payload)
                         }

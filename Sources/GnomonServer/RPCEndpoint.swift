@@ -77,7 +77,12 @@ final class RPCEndpoint: @unchecked Sendable {
             }
         }
         let store = try await Self.jobStore(pool)
-        let notifications = JobNotifications(connectionString: connectionString, logger: logger.forSource("notify"))
+        var attemptsStarted: (@Sendable ([Int: Date]) -> Void)?
+        if let shardLoops {
+            attemptsStarted = { expiries in shardLoops.attemptsStarted(expiries) }
+        }
+        let notifications = JobNotifications(
+            connectionString: connectionString, logger: logger.forSource("notify"), attemptsStarted: attemptsStarted)
         notifications.start()
         let dispatcher = GnomonDispatcher(
             gate: CallGate(

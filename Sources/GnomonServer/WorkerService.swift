@@ -62,6 +62,7 @@ struct WorkerService: Sendable {
         let capacity = Int(request.capacity == 0 ? Self.defaultCapacity : request.capacity)
         let worker = request.workerID.isEmpty ? "worker-\(UUID().uuidString.lowercased())" : request.workerID
         let store = self.store
+        let shardLoops = self.shardLoops
         let stream = self.notifications.openStream()
         defer { self.notifications.closeStream(stream) }
         var pushed: [UUID: PushedAttempt] = [:]
@@ -89,6 +90,7 @@ struct WorkerService: Sendable {
                     if !jobs.isEmpty {
                         try QuotaStore.takeRunningJobs(
                             Int64(jobs.count), limit: runLimit, tenantID: tenantID, on: connection)
+                        try Self.announce(jobs, shardLoops: shardLoops, on: connection)
                     }
                     let more = room - jobs.count > 0
                     return LeaseRound(
@@ -167,6 +169,17 @@ struct WorkerService: Sendable {
                 code: .invalidArgument, message: "worker_id must be at most 128 bytes and job_types at most 32 entries")
         }
         return nil
+    }
+
+    /// Tells the owners of the attempts' shards on other nodes when the attempts expire, by
+    /// a notification sent when the claim commits; this node's own loops are told directly.
+    private static func announce(_ jobs: [ClaimedJob], shardLoops: ShardLoops?, on connection: PostgresConnection)
+        throws
+    {
+        let remote = ShardLoops.earliestExpiries(jobs).filter { shardLoops?.holds($0.key) != true }
+        for payload in JobNotifications.attemptPayloads(remote) {
+            try connection.notify(JobNotifications.attemptsChannel, payload: payload)
+        }
     }
 
     private static func instant(for date: Date) -> ContinuousClock.Instant {

@@ -17,9 +17,17 @@ final class AuthHarness: Sendable {
     let group: EventLoopGroup
     /// The node's database, for checking what calls wrote.
     let database: TestDatabase
+    /// The node's settings, for starting more nodes of the same cluster.
+    let configuration: ServerConfiguration
+    let folder: String
 
-    private init(signer: JWTSigner, channel: RPCChannel, group: EventLoopGroup, database: TestDatabase) {
+    private init(
+        signer: JWTSigner, channel: RPCChannel, group: EventLoopGroup, database: TestDatabase,
+        configuration: ServerConfiguration, folder: String
+    ) {
         self.database = database
+        self.configuration = configuration
+        self.folder = folder
         self.signer = signer
         self.channel = channel
         self.group = group
@@ -33,7 +41,8 @@ final class AuthHarness: Sendable {
             var configuration = ServerConfiguration(
                 dataDirectory: folder + "/data",
                 databaseURL: database.connectionString,
-                listenAddress: HostAndPort(host: "127.0.0.1", port: 0))
+                listenAddress: HostAndPort(host: "127.0.0.1", port: 0),
+                nodeID: "node-a")
             configuration.auth.issuer = Self.issuer
             configuration.auth.keyFiles = [
                 AuthSettings.KeyFile(keyID: key.keyID, algorithms: ["EdDSA"], path: key.path)
@@ -46,7 +55,8 @@ final class AuthHarness: Sendable {
             let channel = RPCChannel(
                 configuration: RPCChannel.Configuration(host: "127.0.0.1", port: port), tls: tls, group: group)
             let harness = AuthHarness(
-                signer: try key.makeSigner(), channel: channel, group: group, database: database)
+                signer: try key.makeSigner(), channel: channel, group: group, database: database,
+                configuration: configuration, folder: folder)
             do {
                 try await body(harness)
             } catch {
@@ -57,6 +67,22 @@ final class AuthHarness: Sendable {
             await harness.close()
             try await node.stop()
         }
+    }
+
+    /// Runs `body` while a second node, `node-b`, serves the same database, then stops it.
+    func withSecondNode(_ body: (ServerNode) async throws -> Void) async throws {
+        var configuration = self.configuration
+        configuration.nodeID = "node-b"
+        configuration.dataDirectory = self.folder + "/data-b"
+        let node = ServerNode(configuration: configuration, workingDirectory: self.folder, logger: .disabled)
+        _ = try await node.start()
+        do {
+            try await body(node)
+        } catch {
+            try await node.stop()
+            throw error
+        }
+        try await node.stop()
     }
 
     func close() async {

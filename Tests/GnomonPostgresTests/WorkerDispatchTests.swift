@@ -165,6 +165,44 @@ struct WorkerDispatchTests {
         }
     }
 
+    @Test("an attempt started on one node in a shard another node owns is ended by the owner when it expires")
+    func crossNodeExpiry() async throws {
+        try await AuthHarness.with { server in
+            try await server.createTenants("acme")
+            try await server.withSecondNode { _ in
+                try await eventually(within: .seconds(30), "node-b holds half the shards") {
+                    let held = try await server.database.withConnection { connection in
+                        try connection.query(
+                            """
+                            SELECT count(*)::int AS n FROM gnomon_shard_leases
+                            WHERE owner_node = 'node-b' AND expires_at > now()
+                            """
+                        ).first?.int("n")
+                    }
+                    return held == 8
+                }
+                let operatorToken = try server.token("acme", [.operator])
+                let workerToken = try server.token("acme", [.worker])
+                let spec = V1.JobSpec(
+                    queue: "flaky", payloadJSON: Array("{}".utf8), maxAttempts: 3,
+                    backoff: V1.BackoffPolicy(initialDelayMs: 10, maxDelayMs: 10), attemptTimeoutMs: 500)
+                let submitted: V1.SubmitJobsResponse = try await server.call(
+                    .submitJobs, V1.SubmitJobsRequest(jobs: Array(repeating: spec, count: 16)), token: operatorToken)
+                #expect(submitted.results.count == 16)
+
+                // The worker, on node-a, never answers. Half the jobs' shards are node-b's: only a
+                // notification from node-a wakes node-b's loops before their 30 s backstop.
+                let stream = try server.leaseStream(token: workerToken, queues: ["flaky"], capacity: 32)
+                defer { stream.cancel() }
+                let again = await stream.waitFor(32, within: .seconds(12))
+                #expect(again, "attempts in node-b's shards were not ended on time: \(stream.jobs.count) of 32 leases")
+                let attempts = Dictionary(grouping: stream.jobs, by: { $0.job?.id ?? "" }).mapValues { $0.map(\.attempt) }
+                #expect(attempts.count == 16)
+                #expect(attempts.values.allSatisfy { Array($0.prefix(2)) == [1, 2] })
+            }
+        }
+    }
+
     @Test("the tenant's max_concurrent_runs holds across workers: two workers of capacity 5 run 2 jobs, not 10")
     func concurrentRunsQuota() async throws {
         try await AuthHarness.with { server in

@@ -119,3 +119,39 @@ struct JobNotificationsTests {
         #expect(notifications.isStopped)
     }
 }
+
+/// The payloads that tell shard owners when attempts started elsewhere expire.
+@Suite("Job notifications: attempt expiries")
+struct AttemptExpiryPayloadTests {
+    @Test("expiries round-trip through their payload, to the millisecond, rounded up")
+    func roundTrip() {
+        let expiries = [
+            3: Date(timeIntervalSince1970: 1_800_000_000.1234),
+            0: Date(timeIntervalSince1970: 1_800_000_001),
+        ]
+        let payloads = JobNotifications.attemptPayloads(expiries)
+        #expect(payloads == ["0:1800000001000,3:1800000000124"])
+        let parsed = JobNotifications.attemptExpiries(payloads[0])
+        #expect(parsed.keys.sorted() == [0, 3])
+        #expect(parsed[3] == Date(timeIntervalSince1970: 1_800_000_000.124))
+    }
+
+    @Test("many shards split into payloads under PostgreSQL's notification limit, losing none")
+    func split() {
+        let expiries = Dictionary(uniqueKeysWithValues: (0..<2_000).map { ($0, Date(timeIntervalSince1970: 1.0e9)) })
+        let payloads = JobNotifications.attemptPayloads(expiries)
+        #expect(payloads.count > 1)
+        #expect(payloads.allSatisfy { $0.utf8.count <= 7_000 })
+        let merged = payloads.map(JobNotifications.attemptExpiries).reduce(into: [Int: Date]()) { all, part in
+            all.merge(part) { first, _ in first }
+        }
+        #expect(merged == expiries)
+    }
+
+    @Test("malformed pairs are ignored; a shard named twice keeps its earliest expiry")
+    func malformed() {
+        let parsed = JobNotifications.attemptExpiries("1:2000,x:5,2,-1:7,1:1000,3:abc,4:3000")
+        #expect(parsed == [1: Date(timeIntervalSince1970: 1), 4: Date(timeIntervalSince1970: 3)])
+        #expect(JobNotifications.attemptPayloads([:]).isEmpty)
+    }
+}

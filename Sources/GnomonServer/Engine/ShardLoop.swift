@@ -5,15 +5,16 @@ import GnomonStore
 /// The work only a shard's owner does, for one owned shard: ending attempts whose leases
 /// expired, so their jobs retry (attempt + 1) or go to the dead-letter queue.
 ///
-/// It sleeps until the shard's next attempt-lease expiry, or until this node starts an
-/// attempt that expires sooner (``attemptStarted(expiringAt:)``), never on a fixed interval.
-/// Attempts started by other nodes' workers are not announced, so the sleep is capped at
-/// ``maximumSleep``: such an attempt is ended at most that long after its lease expired.
+/// It sleeps until the shard's next attempt-lease expiry, or until an attempt that expires
+/// sooner starts (``attemptStarted(expiringAt:)``): lease streams on this node say so
+/// directly, those on other nodes by a notification (``JobNotifications/attemptsChannel``).
+/// It never polls on a fixed interval; the sleep is capped at ``maximumSleep`` only as a
+/// backstop for a notification lost without the listener noticing.
 /// Every write is fenced by the shard lease's epoch: after the lease moves on, the loop's
 /// writes change nothing. It wakes the lease streams of the queues whose jobs it sent back.
 final class ShardLoop: Sendable {
-    /// The longest sleep, which bounds how late an attempt started on another node is ended.
-    static let maximumSleep = Duration.seconds(1)
+    /// The longest sleep, a backstop: a lost notification delays ending an attempt by at most this.
+    static let maximumSleep = Duration.seconds(30)
     private static let batch = 500
 
     let lease: ShardLease

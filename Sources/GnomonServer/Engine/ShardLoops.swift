@@ -1,3 +1,4 @@
+import Foundation
 import GnomonCore
 import GnomonStore
 import Synchronization
@@ -49,24 +50,43 @@ final class ShardLoops: ShardOwnershipDelegate {
         await loop?.stop()
     }
 
+    /// Whether this node runs the loop of `shard` now.
+    func holds(_ shard: Int) -> Bool {
+        self.loops.withLock { $0[shard] != nil }
+    }
+
     /// Tells the loops of shards held here that attempts of theirs started, so that each
     /// wakes when the earliest of them expires. Call after the claim committed.
     func attemptsStarted(_ jobs: [ClaimedJob]) {
-        guard !jobs.isEmpty else {
-            return
+        self.attemptsStarted(Self.earliestExpiries(jobs))
+    }
+
+    /// Tells the loops of shards held here when attempts of theirs expire, by shard; with no
+    /// expiries at all, wakes every loop to look for itself.
+    func attemptsStarted(_ expiries: [Int: Date]) {
+        let loops = self.loops.withLock { loops in
+            expiries.isEmpty ? Array(loops.values) : expiries.keys.compactMap { loops[$0] }
         }
-        let now = ContinuousClock.now
-        var earliest: [Int: ContinuousClock.Instant] = [:]
+        let now = (wall: Date(), clock: ContinuousClock.now)
+        for loop in loops {
+            guard let expiry = expiries[loop.lease.shard] else {
+                loop.attemptStarted(expiringAt: now.clock)
+                continue
+            }
+            let milliseconds = Int64((expiry.timeIntervalSince(now.wall) * 1_000).rounded(.up))
+            loop.attemptStarted(expiringAt: now.clock + .milliseconds(milliseconds))
+        }
+    }
+
+    /// When the earliest of `jobs`' leases expires, by shard.
+    static func earliestExpiries(_ jobs: [ClaimedJob]) -> [Int: Date] {
+        let now = Date()
+        var earliest: [Int: Date] = [:]
         for job in jobs {
-            let expiry = now + .milliseconds(job.leaseRemainingMilliseconds)
+            let expiry = now.addingTimeInterval(Double(job.leaseRemainingMilliseconds) / 1_000)
             earliest[job.shard] = min(earliest[job.shard] ?? expiry, expiry)
         }
-        let loops = self.loops.withLock { loops in earliest.keys.compactMap { loops[$0] } }
-        for loop in loops {
-            if let expiry = earliest[loop.lease.shard] {
-                loop.attemptStarted(expiringAt: expiry)
-            }
-        }
+        return earliest
     }
 
     /// Stops every loop, then closes the pool. Call after the lease manager stopped.
