@@ -196,7 +196,9 @@ struct WorkerDispatchTests {
                 defer { stream.cancel() }
                 let again = await stream.waitFor(32, within: .seconds(12))
                 #expect(again, "attempts in node-b's shards were not ended on time: \(stream.jobs.count) of 32 leases")
-                let attempts = Dictionary(grouping: stream.jobs, by: { $0.job?.id ?? "" }).mapValues { $0.map(\.attempt) }
+                let attempts = Dictionary(grouping: stream.jobs, by: { $0.job?.id ?? "" }).mapValues {
+                    $0.map(\.attempt)
+                }
                 #expect(attempts.count == 16)
                 #expect(attempts.values.allSatisfy { Array($0.prefix(2)) == [1, 2] })
             }
