@@ -42,6 +42,8 @@ final class JobNotifications: Sendable {
         var wokenEarly: Set<UInt64> = []
         /// The jobs each open lease stream pushed and has not seen end, by stream.
         var streamJobs: [UInt64: Set<UUID>] = [:]
+        /// The tenant and queues each open lease stream serves, by stream.
+        var streamQueues: [UInt64: (tenantID: String, queues: Set<String>)] = [:]
         /// Streams that must look again before they next wait: a cancellation of one of their
         /// jobs arrived while they were not waiting, or notifications may have been missed.
         var lookAgain: Set<UInt64> = []
@@ -115,13 +117,20 @@ final class JobNotifications: Sendable {
         self.wakeAll()
     }
 
-    /// Opens a lease stream's registration, to follow its jobs' cancellations.
+    /// Opens a lease stream's registration, to follow its queues and its jobs' cancellations.
+    ///
+    /// From now until ``closeStream(_:)``, a notification for one of `queues` of `tenantID`
+    /// that arrives while the stream is busy (claiming, sending) makes its next wait return at
+    /// once, so that a job submitted between its claim and its wait is not left waiting.
     ///
     /// - Returns: The stream's number, for ``follow(_:stream:)`` and ``wait(tenantID:queues:stream:until:)``;
     ///   pass it to ``closeStream(_:)`` when the stream ends.
-    func openStream() -> UInt64 {
+    func openStream(tenantID: String = "", queues: Set<String> = []) -> UInt64 {
         let stream = self.nextWaiter.add(1, ordering: .relaxed).newValue
-        self.waiters.withLock { $0.streamJobs[stream] = [] }
+        self.waiters.withLock { waiters in
+            waiters.streamJobs[stream] = []
+            waiters.streamQueues[stream] = (tenantID, queues)
+        }
         return stream
     }
 
@@ -141,6 +150,7 @@ final class JobNotifications: Sendable {
     func closeStream(_ stream: UInt64) {
         self.waiters.withLock { waiters in
             waiters.streamJobs[stream] = nil
+            waiters.streamQueues[stream] = nil
             waiters.lookAgain.remove(stream)
         }
     }
@@ -235,7 +245,11 @@ final class JobNotifications: Sendable {
         }
     }
 
-    private func deliver(_ payload: String) {
+    /// Wakes the waiters of a tenant's queue, and tells the busy streams serving it to look
+    /// again before they next wait.
+    ///
+    /// - Parameter payload: `<tenant>/<queue>`, as ``channel`` carries it.
+    func deliver(_ payload: String) {
         guard let slash = payload.firstIndex(of: "/") else {
             return
         }
@@ -245,6 +259,11 @@ final class JobNotifications: Sendable {
             let matching = waiters.waiting.filter { $0.value.tenantID == tenantID && $0.value.queues.contains(queue) }
             for id in matching.keys {
                 waiters.waiting.removeValue(forKey: id)
+            }
+            let waitingStreams = Set(matching.values.compactMap(\.stream))
+            for (stream, interest) in waiters.streamQueues
+            where interest.tenantID == tenantID && interest.queues.contains(queue) && !waitingStreams.contains(stream) {
+                waiters.lookAgain.insert(stream)
             }
             return Array(matching.values)
         }

@@ -63,7 +63,7 @@ struct WorkerService: Sendable {
         let worker = request.workerID.isEmpty ? "worker-\(UUID().uuidString.lowercased())" : request.workerID
         let store = self.store
         let shardLoops = self.shardLoops
-        let stream = self.notifications.openStream()
+        let stream = self.notifications.openStream(tenantID: tenantID, queues: Set(queues))
         defer { self.notifications.closeStream(stream) }
         var pushed: [UUID: PushedAttempt] = [:]
         while !Task.isCancelled {

@@ -65,6 +65,29 @@ struct JobNotificationsTests {
         #expect(!bystanderWoke)
     }
 
+    @Test("a job notified while its queue's stream is busy makes the stream's next wait return at once")
+    func busyStreamSeesNewJobs() async {
+        let notifications = Self.notifications()
+        let stream = notifications.openStream(tenantID: "acme", queues: ["emails"])
+        let other = notifications.openStream(tenantID: "acme", queues: ["reports"])
+        // Between the stream's claim and its wait, a job is submitted to its queue, and to
+        // the same queue name of another tenant.
+        notifications.deliver("acme/emails")
+        notifications.deliver("globex/reports")
+
+        let started = ContinuousClock.now
+        await notifications.wait(tenantID: "acme", queues: ["emails"], stream: stream, until: .now + .seconds(600))
+        #expect(ContinuousClock.now - started < .seconds(300), "the notification was lost")
+
+        // The stream of another queue was not told to look again.
+        let otherWait = BackgroundWait(notifications, stream: other)
+        defer { otherWait.cancel() }
+        let otherWoke = await otherWait.returns(within: .milliseconds(300))
+        #expect(!otherWoke)
+        notifications.closeStream(stream)
+        notifications.closeStream(other)
+    }
+
     @Test("a cancellation that arrives while the stream is busy makes its next wait return at once, once")
     func busyStreamLooksAgain() async throws {
         let notifications = Self.notifications()
