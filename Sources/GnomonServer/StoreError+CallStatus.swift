@@ -23,6 +23,8 @@ extension CallStatus {
             self.init(code: .alreadyExists, message: error.message)
         case .failedPrecondition:
             self.init(code: .failedPrecondition, message: error.message)
+        case .aborted:
+            self.init(code: .aborted, message: error.message)
         case .quotaExceeded:
             self.init(code: .resourceExhausted, message: error.message)
         case .connectionFailed, .poolClosed:

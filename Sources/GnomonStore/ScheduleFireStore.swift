@@ -80,10 +80,12 @@ public enum ScheduleFireStore {
             try connection.query(
                 """
                 UPDATE gnomon_schedules
-                SET next_fire_at = $3, last_fire_at = $4, last_job_id = coalesce($5, last_job_id), updated_at = now()
+                SET next_fire_at = $3, last_fire_at = $4, last_job_id = coalesce($5, last_job_id), updated_at = now(),
+                    fired_count = fired_count + CASE WHEN $6 = 'started' THEN 1 ELSE 0 END,
+                    skipped_count = skipped_count + CASE WHEN $6 = 'skipped' THEN 1 ELSE 0 END
                 WHERE tenant_id = $1 AND schedule_id = $2
                 """,
-                [tenantID, scheduleID, nextFireAt, fireAt, inserted?.id]
+                [tenantID, scheduleID, nextFireAt, fireAt, inserted?.id, outcome.rawValue]
             )
             return RecordedFire(outcome: outcome, job: inserted)
         }

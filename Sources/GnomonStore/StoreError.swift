@@ -40,6 +40,9 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         /// The row is not in a state the operation applies to, such as cancelling a job that
         /// already succeeded; the message names the state found and the states accepted.
         public static let failedPrecondition = Code(raw: "failed_precondition")
+        /// The row changed since the caller read it, such as an update naming an old revision;
+        /// reading it again and reapplying the change may succeed.
+        public static let aborted = Code(raw: "aborted")
         /// A tenant's quota would be exceeded; ``StoreError/quota`` says which and by how much.
         public static let quotaExceeded = Code(raw: "quota_exceeded")
         /// The transaction's database role may not do this: the call ran in the wrong kind of
