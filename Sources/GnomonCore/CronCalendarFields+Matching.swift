@@ -11,10 +11,14 @@ extension CronCalendarFields {
         if self.restrictsDayOfWeek {
             return true
         }
-        let longest = [0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
-        return self.months.members.contains { month in
-            self.daysOfMonth.members.contains { $0 <= longest[month] }
+        for month in 1...12 where self.months.contains(month) {
+            let longest = month == 2 ? 29 : CivilCalendar.daysInMonth(year: 2001, month: month)
+            // Bits 1 through `longest`: the days this month can have.
+            if self.daysOfMonth.bits & ((1 << UInt64(longest + 1)) - 2) != 0 {
+                return true
+            }
         }
+        return false
     }
 
     /// Whether the day `day` of `month` in `year` matches, by Vixie cron's rule.
@@ -125,7 +129,8 @@ enum CivilCalendar {
 
     static func startOfNextMonth(year: Int, month: Int) -> Int64 {
         month == 12
-            ? Self.wallSeconds(year: year + 1, month: 1, day: 1) : Self.wallSeconds(year: year, month: month + 1, day: 1)
+            ? Self.wallSeconds(year: year + 1, month: 1, day: 1)
+            : Self.wallSeconds(year: year, month: month + 1, day: 1)
     }
 
     /// 0 for Sunday to 6 for Saturday.

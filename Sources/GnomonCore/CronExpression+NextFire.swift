@@ -179,10 +179,32 @@ struct ZonedCalendarSearch {
             if let fire = self.gapFire(at: end, after: segment) {
                 return Date(timeIntervalSince1970: Double(fire))
             }
-            from = end
-            segment = segment.following(in: self.zone)
+            if let skip = self.skipTarget(after: end, horizon: horizon) {
+                from = skip
+                segment = ZoneSegment(containing: from, in: self.zone)
+            } else {
+                from = end
+                segment = segment.following(in: self.zone)
+            }
         }
         return nil
+    }
+
+    /// The largest UTC offset any zone has: wall clocks are within this of the instant.
+    private static let widestOffset: Int64 = 14 * 3_600
+
+    /// An instant past `end` up to which nothing can fire, when the next match is far away.
+    ///
+    /// Rare expressions would otherwise walk every daylight-saving segment up to their next
+    /// match. Instants before the next matching wall minus the widest offset show only walls
+    /// that do not match, so no fire or gap fire can happen there.
+    private func skipTarget(after end: Int64, horizon: Int64) -> Int64? {
+        let earliestWall = end - 2 * 86_400
+        guard let match = self.fields.nextMatch(atOrAfter: earliestWall, before: horizon + Self.widestOffset) else {
+            return horizon
+        }
+        let target = match - Self.widestOffset - 1
+        return target > end ? target : nil
     }
 
     /// Wildcard-hour expressions count elapsed time, so they fire in both passes and fill no gaps.

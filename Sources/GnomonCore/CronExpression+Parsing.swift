@@ -23,7 +23,8 @@ extension CronExpression {
                 code: .empty,
                 field: nil,
                 text: text,
-                message: "the cron expression is empty; write five fields (minute hour day-of-month month day-of-week), "
+                message:
+                    "the cron expression is empty; write five fields (minute hour day-of-month month day-of-week), "
                     + "six with a leading second, an @ shorthand such as @daily, or an interval such as every 5m"
             )
         }

@@ -56,7 +56,9 @@ public struct CronField: Sendable, Hashable, CustomStringConvertible {
 
     /// Every value the field can hold.
     var all: CronValueSet {
-        CronValueSet(self.lowest...self.highestStored)
+        let upTo = (UInt64(1) << UInt64(self.highestStored + 1)) - 1
+        let below = (UInt64(1) << UInt64(self.lowest)) - 1
+        return CronValueSet(bits: upTo & ~below)
     }
 
     /// The forms the field accepts, for error messages.
