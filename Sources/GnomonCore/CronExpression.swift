@@ -1,0 +1,170 @@
+public import Foundation
+
+/// When a schedule fires: a calendar cron expression or a fixed interval.
+///
+/// Calendar expressions have five fields, `minute hour day-of-month month day-of-week`, or six
+/// with a leading `second`. Each field is `*`, a value, a range `a-b`, a step `*/n`, `a-b/n` or
+/// `a/n` (from `a` to the field's end), or a comma-separated list of those. Months take the
+/// names JAN to DEC and days of the week SUN to SAT, in any case; 0 and 7 are both Sunday. The
+/// shorthands `@yearly`, `@annually`, `@monthly`, `@weekly`, `@daily`, `@midnight` and
+/// `@hourly` stand for their usual five fields.
+///
+/// Day-of-month and day-of-week combine as in Vixie cron: when both are restricted, a day
+/// matches if either matches, so `0 9 1 * MON` fires on the first of each month and on every
+/// Monday. A field is restricted when it leaves out at least one of its values, so `*/2` in
+/// day-of-month is restricted (Vixie cron, which looks only for a leading `*`, treats it as
+/// unrestricted; croniter agrees with Gnomon). When either field is unrestricted, the other
+/// alone decides.
+///
+/// Fixed intervals are written `every 90s`, `every 5m`, `every 2h` or `every 1h30m`. They are
+/// instants in absolute time, `anchor + k × interval` for every integer `k`, where the anchor
+/// is given by the caller (a schedule uses the instant it was created); time zones and
+/// daylight-saving policies do not apply to them.
+///
+/// Two expressions are equal when they fire at the same times, and ``description`` prints
+/// the one canonical spelling for all of them: `*/15 * * * *` and `0,15,30,45 * * * *` are equal
+/// and both print `*/15 * * * *`.
+public struct CronExpression: Sendable, Hashable, CustomStringConvertible {
+    enum Form: Sendable, Hashable {
+        case calendar(CronCalendarFields)
+        case interval(seconds: Int64)
+    }
+
+    let form: Form
+
+    init(form: Form) {
+        self.form = form
+    }
+
+    /// The longest fixed interval accepted: 31 days.
+    public static let longestInterval: Duration = .seconds(31 * 86_400)
+
+    /// The anchor fixed intervals count from when none is given: 1970-01-01T00:00:00Z.
+    ///
+    /// From this anchor `every 5m` fires at :00, :05, :10 of every hour, and `every 2h` at
+    /// even hours UTC.
+    public static let epochAnchor = Date(timeIntervalSince1970: 0)
+
+    /// The interval of an `every` expression, or nil for a calendar expression.
+    public var interval: Duration? {
+        guard case .interval(let seconds) = self.form else {
+            return nil
+        }
+        return .seconds(seconds)
+    }
+
+    /// Whether this is a calendar expression, to which time zones and policies apply.
+    public var isCalendar: Bool {
+        self.interval == nil
+    }
+
+    /// The canonical spelling: five fields, or six when the seconds are not just 0, with sets
+    /// written as `*`, `*/n`, `a-b/n`, ranges and lists of numbers; `every` with hours, minutes
+    /// and seconds, such as `every 1h30m`.
+    public var description: String {
+        switch self.form {
+        case .calendar(let fields):
+            return fields.description
+
+        case .interval(let seconds):
+            return Self.describeInterval(seconds)
+        }
+    }
+
+    private static func describeInterval(_ seconds: Int64) -> String {
+        var text = "every "
+        let (hours, minutes, rest) = (seconds / 3_600, seconds % 3_600 / 60, seconds % 60)
+        if hours > 0 {
+            text += "\(hours)h"
+        }
+        if minutes > 0 {
+            text += "\(minutes)m"
+        }
+        if rest > 0 {
+            text += "\(rest)s"
+        }
+        return text
+    }
+}
+
+/// The six sets of a calendar expression.
+struct CronCalendarFields: Sendable, Hashable, CustomStringConvertible {
+    var seconds: CronValueSet
+    var minutes: CronValueSet
+    var hours: CronValueSet
+    var daysOfMonth: CronValueSet
+    var months: CronValueSet
+    var daysOfWeek: CronValueSet
+
+    var restrictsDayOfMonth: Bool {
+        self.daysOfMonth != CronField.dayOfMonth.all
+    }
+
+    var restrictsDayOfWeek: Bool {
+        self.daysOfWeek != CronField.dayOfWeek.all
+    }
+
+    /// Whether every hour matches: such expressions run by elapsed time across DST changes.
+    var matchesEveryHour: Bool {
+        self.hours == CronField.hour.all
+    }
+
+    var description: String {
+        let days = [
+            Self.describe(self.minutes, .minute),
+            Self.describe(self.hours, .hour),
+            Self.describe(self.daysOfMonth, .dayOfMonth),
+            Self.describe(self.months, .month),
+            Self.describe(self.daysOfWeek, .dayOfWeek),
+        ]
+        let fields = self.seconds == CronValueSet([0]) ? days : [Self.describe(self.seconds, .second)] + days
+        return fields.joined(separator: " ")
+    }
+
+    /// `*`, `*/n`, `a-b/n` for a progression of three or more, or a list of runs and numbers.
+    private static func describe(_ set: CronValueSet, _ field: CronField) -> String {
+        let all = field.all
+        if set == all {
+            return "*"
+        }
+        let members = set.members
+        if members.count >= 2, let step = Self.commonStep(members), step > 1 {
+            let first = members.first!
+            let last = members.last!
+            if first == field.lowest && last + step > field.highestStored {
+                return "*/\(step)"
+            }
+            if members.count >= 3 {
+                return "\(first)-\(last)/\(step)"
+            }
+        }
+        return Self.runs(members).joined(separator: ",")
+    }
+
+    private static func commonStep(_ members: [Int]) -> Int? {
+        let step = members[1] - members[0]
+        for index in 1..<members.count where members[index] - members[index - 1] != step {
+            return nil
+        }
+        return step
+    }
+
+    /// Consecutive runs of three or more as `a-b`, everything else as single numbers.
+    private static func runs(_ members: [Int]) -> [String] {
+        var parts: [String] = []
+        var index = 0
+        while index < members.count {
+            var end = index
+            while end + 1 < members.count && members[end + 1] == members[end] + 1 {
+                end += 1
+            }
+            if end - index >= 2 {
+                parts.append("\(members[index])-\(members[end])")
+            } else {
+                parts += members[index...end].map(String.init)
+            }
+            index = end + 1
+        }
+        return parts
+    }
+}
