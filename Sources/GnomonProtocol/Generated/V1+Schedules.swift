@@ -308,6 +308,14 @@ extension V1 {
         public var lastJobID: String = ""
         /// Increases on every change; an update may name the revision it expects.
         public var revision: UInt64 = 0
+        /// Fires that started a job.
+        public var firedCount: UInt64 = 0
+        /// Fires the overlap policy skipped because an earlier fire's job was unfinished.
+        public var skippedCount: UInt64 = 0
+        /// Fire times missed while the schedule could not fire, dropped by the catch-up policy.
+        public var missedCount: UInt64 = 0
+        /// Missed fire times run late by the catch-up policy.
+        public var caughtUpCount: UInt64 = 0
 
         /// Creates a message with every field at its default.
         public init() {}
@@ -317,7 +325,8 @@ extension V1 {
             id: String = "", tenantID: String = "", spec: V1.ScheduleSpec? = nil,
             state: V1.ScheduleState = .init(rawValue: 0), pauseReason: String = "", createdAtUnixMs: Int64 = 0,
             updatedAtUnixMs: Int64 = 0, nextFireAtUnixMs: Int64 = 0, lastFireAtUnixMs: Int64 = 0,
-            lastJobID: String = "", revision: UInt64 = 0
+            lastJobID: String = "", revision: UInt64 = 0, firedCount: UInt64 = 0, skippedCount: UInt64 = 0,
+            missedCount: UInt64 = 0, caughtUpCount: UInt64 = 0
         ) {
             self.id = id
             self.tenantID = tenantID
@@ -330,6 +339,10 @@ extension V1 {
             self.lastFireAtUnixMs = lastFireAtUnixMs
             self.lastJobID = lastJobID
             self.revision = revision
+            self.firedCount = firedCount
+            self.skippedCount = skippedCount
+            self.missedCount = missedCount
+            self.caughtUpCount = caughtUpCount
         }
 
         public static let protoName = "gnomon.v1.Schedule"
@@ -867,6 +880,10 @@ extension V1.Schedule: CMessageConvertible {
         self.lastFireAtUnixMs = c.last_fire_at_unix_ms
         self.lastJobID = try cString(c.last_job_id, field: "gnomon.v1.Schedule.last_job_id")
         self.revision = c.revision
+        self.firedCount = c.fired_count
+        self.skippedCount = c.skipped_count
+        self.missedCount = c.missed_count
+        self.caughtUpCount = c.caught_up_count
     }
 
     func fillCMessage(_ c: UnsafeMutablePointer<Gnomon__V1__Schedule>, arena: CArena) throws {
@@ -882,6 +899,10 @@ extension V1.Schedule: CMessageConvertible {
         c.pointee.last_fire_at_unix_ms = self.lastFireAtUnixMs
         c.pointee.last_job_id = try arena.string(self.lastJobID, field: "gnomon.v1.Schedule.last_job_id")
         c.pointee.revision = self.revision
+        c.pointee.fired_count = self.firedCount
+        c.pointee.skipped_count = self.skippedCount
+        c.pointee.missed_count = self.missedCount
+        c.pointee.caught_up_count = self.caughtUpCount
     }
 
     static func packedSize(_ c: UnsafePointer<Gnomon__V1__Schedule>) -> Int {

@@ -1545,6 +1545,10 @@ extension V1.Schedule: SampledMessage {
             sample.lastFireAtUnixMs = Int64.max
             sample.lastJobID = "gnomon \u{2713} \u{1F989} \"q\" '); DROP TABLE jobs; --"
             sample.revision = UInt64.max
+            sample.firedCount = UInt64.max
+            sample.skippedCount = UInt64.max
+            sample.missedCount = UInt64.max
+            sample.caughtUpCount = UInt64.max
         } else {
             sample.id = String(repeating: "x\u{E9}", count: 40_000)
             sample.tenantID = String(repeating: "x\u{E9}", count: 40_000)
@@ -1557,6 +1561,10 @@ extension V1.Schedule: SampledMessage {
             sample.lastFireAtUnixMs = Int64.min
             sample.lastJobID = String(repeating: "x\u{E9}", count: 40_000)
             sample.revision = 1
+            sample.firedCount = 1
+            sample.skippedCount = 1
+            sample.missedCount = 1
+            sample.caughtUpCount = 1
         }
         return sample
     }

@@ -1113,7 +1113,7 @@ const ProtobufCMessageDescriptor gnomon__v1__schedule_spec__descriptor =
   (ProtobufCMessageInit) gnomon__v1__schedule_spec__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor gnomon__v1__schedule__field_descriptors[11] =
+static const ProtobufCFieldDescriptor gnomon__v1__schedule__field_descriptors[15] =
 {
   {
     "id",
@@ -1247,15 +1247,67 @@ static const ProtobufCFieldDescriptor gnomon__v1__schedule__field_descriptors[11
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "fired_count",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Gnomon__V1__Schedule, fired_count),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "skipped_count",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Gnomon__V1__Schedule, skipped_count),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "missed_count",
+    14,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Gnomon__V1__Schedule, missed_count),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "caught_up_count",
+    15,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Gnomon__V1__Schedule, caught_up_count),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned gnomon__v1__schedule__field_indices_by_name[] = {
+  14,   /* field[14] = caught_up_count */
   5,   /* field[5] = created_at_unix_ms */
+  11,   /* field[11] = fired_count */
   0,   /* field[0] = id */
   8,   /* field[8] = last_fire_at_unix_ms */
   9,   /* field[9] = last_job_id */
+  13,   /* field[13] = missed_count */
   7,   /* field[7] = next_fire_at_unix_ms */
   4,   /* field[4] = pause_reason */
   10,   /* field[10] = revision */
+  12,   /* field[12] = skipped_count */
   2,   /* field[2] = spec */
   3,   /* field[3] = state */
   1,   /* field[1] = tenant_id */
@@ -1264,7 +1316,7 @@ static const unsigned gnomon__v1__schedule__field_indices_by_name[] = {
 static const ProtobufCIntRange gnomon__v1__schedule__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 11 }
+  { 0, 15 }
 };
 const ProtobufCMessageDescriptor gnomon__v1__schedule__descriptor =
 {
@@ -1274,7 +1326,7 @@ const ProtobufCMessageDescriptor gnomon__v1__schedule__descriptor =
   "Gnomon__V1__Schedule",
   "gnomon.v1",
   sizeof(Gnomon__V1__Schedule),
-  11,
+  15,
   gnomon__v1__schedule__field_descriptors,
   gnomon__v1__schedule__field_indices_by_name,
   1,  gnomon__v1__schedule__number_ranges,

@@ -249,10 +249,26 @@ struct  Gnomon__V1__Schedule
    * Increases on every change; an update may name the revision it expects.
    */
   uint64_t revision;
+  /*
+   * Fires that started a job.
+   */
+  uint64_t fired_count;
+  /*
+   * Fires the overlap policy skipped because an earlier fire's job was unfinished.
+   */
+  uint64_t skipped_count;
+  /*
+   * Fire times missed while the schedule could not fire, dropped by the catch-up policy.
+   */
+  uint64_t missed_count;
+  /*
+   * Missed fire times run late by the catch-up policy.
+   */
+  uint64_t caught_up_count;
 };
 #define GNOMON__V1__SCHEDULE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&gnomon__v1__schedule__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, GNOMON__V1__SCHEDULE_STATE__SCHEDULE_STATE_UNSPECIFIED, (char *)protobuf_c_empty_string, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, GNOMON__V1__SCHEDULE_STATE__SCHEDULE_STATE_UNSPECIFIED, (char *)protobuf_c_empty_string, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0 }
 
 
 struct  Gnomon__V1__CreateScheduleRequest
