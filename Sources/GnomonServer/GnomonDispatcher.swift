@@ -14,6 +14,7 @@ struct GnomonDispatcher: RPCDispatcher {
     let workers: WorkerService
     let queues: QueueService
     let deadLetters: DeadLetterService
+    let schedules: ScheduleService
 
     func unary(_ call: IncomingCall) async -> Result<[UInt8], CallStatus> {
         let context: CallContext
@@ -60,6 +61,22 @@ struct GnomonDispatcher: RPCDispatcher {
             return await Self.answer(call) { try await self.queues.resume($0, context) }
         case .setQueueConcurrency:
             return await Self.answer(call) { try await self.queues.setConcurrency($0, context) }
+        case .createSchedule:
+            return await Self.answer(call) { try await self.schedules.create($0, context) }
+        case .updateSchedule:
+            return await Self.answer(call) { try await self.schedules.update($0, context) }
+        case .getSchedule:
+            return await Self.answer(call) { try await self.schedules.get($0, context) }
+        case .listSchedules:
+            return await Self.answer(call) { try await self.schedules.list($0, context) }
+        case .pauseSchedule:
+            return await Self.answer(call) { try await self.schedules.pause($0, context) }
+        case .resumeSchedule:
+            return await Self.answer(call) { try await self.schedules.resume($0, context) }
+        case .deleteSchedule:
+            return await Self.answer(call) { try await self.schedules.delete($0, context) }
+        case .previewSchedule:
+            return await Self.answer(call) { try await self.schedules.preview($0, context) }
         case .createTenant:
             return await Self.answer(call) { try await self.tenants.create($0, context) }
         case .updateTenant:

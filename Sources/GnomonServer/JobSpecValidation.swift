@@ -145,7 +145,7 @@ struct JobSpecValidation {
             }
     }
 
-    private static func checkLabels(_ labels: [String: String], refuse: (String, String) -> Void) {
+    static func checkLabels(_ labels: [String: String], refuse: (String, String) -> Void) {
         if labels.count > Self.maximumLabels {
             refuse("labels", "may hold at most \(Self.maximumLabels) labels; got \(labels.count)")
         }

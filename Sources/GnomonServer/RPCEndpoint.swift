@@ -96,7 +96,8 @@ final class RPCEndpoint: @unchecked Sendable {
                 pool: pool, store: store, notifications: notifications, audit: auditor, shardLoops: shardLoops,
                 logger: logger.forSource("workers")),
             queues: QueueService(pool: pool, audit: auditor, cursors: cursors),
-            deadLetters: DeadLetterService(pool: pool, store: store, audit: auditor, cursors: cursors))
+            deadLetters: DeadLetterService(pool: pool, store: store, audit: auditor, cursors: cursors),
+            schedules: ScheduleService(pool: pool, store: store, audit: auditor, cursors: cursors))
         let server = try await RPCServer.start(
             configuration: RPCServer.Configuration(
                 host: configuration.listenAddress.host,

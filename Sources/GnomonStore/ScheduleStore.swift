@@ -40,6 +40,7 @@ public enum ScheduleStore {
     ///   - nextFireAt: Its first fire time, policies applied; `nil` when it never fires.
     ///   - shardCount: The cluster's shard count, for the schedule's shard.
     ///   - scheduleLimit: The tenant's schedules quota; `nil` for no limit.
+    ///   - createdAt: Its creation time, which anchors fixed intervals; `nil` for the database's now.
     /// - Returns: The schedule as stored.
     /// - Throws: ``StoreError`` with code `alreadyExists` when the tenant has a schedule of
     ///   that id, `quotaExceeded` when the quota is used up, `invalidArgument` for a bad id.
@@ -50,6 +51,7 @@ public enum ScheduleStore {
         nextFireAt: Date?,
         shardCount: Int,
         scheduleLimit: Int64?,
+        createdAt: Date? = nil,
         tenantID: String,
         on connection: PostgresConnection
     ) throws -> ScheduleRecord {
@@ -74,13 +76,13 @@ public enum ScheduleStore {
                 INSERT INTO gnomon_schedules (
                     tenant_id, schedule_id, shard, expression, time_zone, job_template, dst_gap_policy,
                     dst_overlap_policy, catch_up_policy, catch_up_limit, overlap_policy, jitter_ms, start_at,
-                    end_at, description, labels, state, next_fire_at
+                    end_at, description, labels, state, next_fire_at, created_at, updated_at
                 ) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16::jsonb,
-                    $17, $18)
+                    $17, $18, coalesce($19, now()), coalesce($19, now()))
                 RETURNING \(Self.columns)
                 """,
                 [tenantID, scheduleID, shard] + (try Self.definitionParameters(definition))
-                    + [paused ? "paused" : "active", paused ? nil : nextFireAt]
+                    + [paused ? "paused" : "active", paused ? nil : nextFireAt, createdAt]
             ).first
             guard let row else {
                 throw StoreError(.unexpectedValue, "schedule '\(scheduleID)' was written but not returned")
@@ -92,11 +94,16 @@ public enum ScheduleStore {
     /// One schedule.
     ///
     /// - Throws: ``StoreError`` with code `notFound` when the tenant has none of that id.
-    public static func get(_ scheduleID: String, tenantID: String, on connection: PostgresConnection) throws
-        -> ScheduleRecord
-    {
+    /// - Parameter forUpdate: Lock the row until the transaction ends, to change it.
+    public static func get(
+        _ scheduleID: String,
+        tenantID: String,
+        forUpdate: Bool = false,
+        on connection: PostgresConnection
+    ) throws -> ScheduleRecord {
         let row = try connection.query(
-            "SELECT \(Self.columns) FROM gnomon_schedules WHERE tenant_id = $1 AND schedule_id = $2",
+            "SELECT \(Self.columns) FROM gnomon_schedules WHERE tenant_id = $1 AND schedule_id = $2"
+                + (forUpdate ? " FOR UPDATE" : ""),
             [tenantID, scheduleID]
         ).first
         guard let row else {
