@@ -7,6 +7,9 @@ import Testing
 
 /// How lease streams follow their jobs' cancellations, without a database: notifications
 /// are handed to the listener's delivery directly.
+///
+/// Waits that should end are bounded far from their deadlines: other suites in this process
+/// may keep the cooperative pool busy for many seconds on a loaded machine.
 @Suite("Job notifications: cancellations")
 struct JobNotificationsTests {
     /// A wait running in the background, and whether it has returned.
@@ -14,7 +17,7 @@ struct JobNotificationsTests {
         private let returned = Synchronization.Mutex(false)
         private let task = Synchronization.Mutex<Task<Void, Never>?>(nil)
 
-        init(_ notifications: JobNotifications, stream: UInt64, for duration: Duration = .seconds(30)) {
+        init(_ notifications: JobNotifications, stream: UInt64, for duration: Duration = .seconds(600)) {
             let task = Task { [self] in
                 await notifications.wait(tenantID: "acme", queues: ["emails"], stream: stream, until: .now + duration)
                 self.returned.withLock { $0 = true }
@@ -59,7 +62,7 @@ struct JobNotificationsTests {
         try await Task.sleep(for: .milliseconds(100))
 
         notifications.deliverCancellation(job.uuidString.lowercased())
-        let followerWoke = await followerWait.returns(within: .seconds(5))
+        let followerWoke = await followerWait.returns(within: .seconds(120))
         #expect(followerWoke)
         let bystanderWoke = await bystanderWait.returns(within: .milliseconds(200))
         #expect(!bystanderWoke)
@@ -97,8 +100,8 @@ struct JobNotificationsTests {
         notifications.deliverCancellation(job.uuidString.lowercased())
 
         let started = ContinuousClock.now
-        await notifications.wait(tenantID: "acme", queues: ["emails"], stream: stream, until: .now + .seconds(30))
-        #expect(ContinuousClock.now - started < .seconds(5))
+        await notifications.wait(tenantID: "acme", queues: ["emails"], stream: stream, until: .now + .seconds(600))
+        #expect(ContinuousClock.now - started < .seconds(300))
 
         let again = ContinuousClock.now
         await notifications.wait(tenantID: "acme", queues: ["emails"], stream: stream, until: .now + .milliseconds(200))
@@ -137,7 +140,7 @@ struct JobNotificationsTests {
         defer { wait.cancel() }
         try await Task.sleep(for: .milliseconds(100))
         notifications.stop()
-        let woke = await wait.returns(within: .seconds(5))
+        let woke = await wait.returns(within: .seconds(120))
         #expect(woke)
         #expect(notifications.isStopped)
     }
