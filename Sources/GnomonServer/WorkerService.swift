@@ -74,12 +74,17 @@ struct WorkerService: Sendable {
             let round: LeaseRound
             do {
                 round = try await self.pool.withTenantTransaction(tenantID) { connection in
+                    // A start lost in a database crash only means the job is claimed again.
+                    try connection.commitWithoutFlushWait()
                     let running = try store.runningLeases(tenantID: tenantID, worker: worker, on: connection)
                     let ended = following.filter { running[$0.key] != $0.value }
                     let cancelled = try store.cancelledLeases(ended, on: connection)
                     let quotas = try TenantStore.quotas(for: tenantID, on: connection)
                     let runLimit = quotas.maxConcurrentRuns > 0 ? quotas.maxConcurrentRuns : nil
-                    let tenantRoom = try QuotaStore.runningRoom(limit: runLimit, tenantID: tenantID, on: connection)
+                    // Only a limit needs the usage row locked for the whole claim.
+                    let tenantRoom =
+                        runLimit == nil
+                        ? Int64.max : try QuotaStore.runningRoom(limit: runLimit, tenantID: tenantID, on: connection)
                     let room = Int(min(Int64(capacity - running.count), tenantRoom))
                     let jobs =
                         room > 0
@@ -215,7 +220,9 @@ struct WorkerService: Sendable {
         let outcome: HeartbeatOutcome?
         do {
             outcome = try await self.pool.withTenantTransaction(tenantID) { connection in
-                try store.heartbeat(jobID: jobID, shard: store.shard(of: jobID), leaseToken: token, on: connection)
+                try connection.commitWithoutFlushWait()
+                return try store.heartbeat(
+                    jobID: jobID, shard: store.shard(of: jobID), leaseToken: token, on: connection)
             }
         } catch {
             throw CallStatus(error, doing: "extending the lease")
@@ -294,6 +301,9 @@ struct WorkerService: Sendable {
         let outcome: T?
         do {
             outcome = try await self.pool.withTenantTransaction(tenantID) { connection -> T? in
+                // An end lost in a database crash only means the attempt runs again, as after
+                // any lost answer: delivery is at-least-once.
+                try connection.commitWithoutFlushWait()
                 let row = try connection.query(
                     "SELECT queue FROM gnomon_jobs WHERE shard = $1 AND id = $2 AND lease_token = $3 AND state = 'running'",
                     [store.shard(of: jobID), jobID, token]

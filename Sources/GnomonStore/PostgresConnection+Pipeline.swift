@@ -81,3 +81,15 @@ extension PostgresConnection {
         return results
     }
 }
+
+extension PostgresConnection {
+    /// Lets the current transaction commit without waiting for its WAL to reach disk.
+    ///
+    /// For writes whose loss in a PostgreSQL crash only repeats work that is at-least-once
+    /// anyway, such as an attempt's start or end: the transaction's locks are released as
+    /// soon as it commits, not after a disk flush. Never use it for a write the caller is told
+    /// is durable, such as an accepted submission. Lasts until the transaction ends.
+    public func commitWithoutFlushWait() throws {
+        try self.query("SET LOCAL synchronous_commit = off")
+    }
+}

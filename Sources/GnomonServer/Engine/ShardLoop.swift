@@ -56,6 +56,8 @@ final class ShardLoop: Sendable {
             var sleep = Self.maximumSleep
             do {
                 let (reaped, queues, next) = try await pool.withPlatformTransaction { connection in
+                    // Ending an expired attempt again after a database crash changes nothing new.
+                    try connection.commitWithoutFlushWait()
                     let queues = try connection.query(
                         """
                         SELECT DISTINCT tenant_id, queue FROM gnomon_jobs
