@@ -7,17 +7,22 @@ struct CronCalendarFields: Sendable, Hashable, CustomStringConvertible {
     var months: CronValueSet
     var daysOfWeek: CronValueSet
 
+    // Computed once: the day rule asks for them for every day it looks at.
+    private static let everyDayOfMonth = CronField.dayOfMonth.all
+    private static let everyDayOfWeek = CronField.dayOfWeek.all
+    private static let everyHour = CronField.hour.all
+
     var restrictsDayOfMonth: Bool {
-        self.daysOfMonth != CronField.dayOfMonth.all
+        self.daysOfMonth != Self.everyDayOfMonth
     }
 
     var restrictsDayOfWeek: Bool {
-        self.daysOfWeek != CronField.dayOfWeek.all
+        self.daysOfWeek != Self.everyDayOfWeek
     }
 
     /// Whether every hour matches: such expressions run by elapsed time across DST changes.
     var matchesEveryHour: Bool {
-        self.hours == CronField.hour.all
+        self.hours == Self.everyHour
     }
 
     var description: String {

@@ -86,3 +86,24 @@ public struct CronExpression: Sendable, Hashable, CustomStringConvertible {
         return text
     }
 }
+
+extension CronExpression: Codable {
+    /// Reads an expression from its text.
+    ///
+    /// - Throws: `DecodingError.dataCorrupted` carrying the ``CronExpressionError`` message.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        let text = try container.decode(String.self)
+        do {
+            try self.init(text)
+        } catch let error as CronExpressionError {
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: error.message)
+        }
+    }
+
+    /// Writes the canonical spelling.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(self.description)
+    }
+}
