@@ -90,7 +90,12 @@ let package = Package(
         ),
 
         // Unit tests: no network, no database.
-        .testTarget(name: "GnomonCoreTests", dependencies: ["GnomonCore"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "GnomonCoreTests",
+            // GnomonStore for ChildProcess, which runs croniter, the independent cron implementation.
+            dependencies: ["GnomonCore", "GnomonStore"],
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "GnomonProtocolTests",
             dependencies: ["GnomonProtocol", "GnomonCore", "COpenSSL"],

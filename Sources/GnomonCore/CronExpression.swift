@@ -87,84 +87,23 @@ public struct CronExpression: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-/// The six sets of a calendar expression.
-struct CronCalendarFields: Sendable, Hashable, CustomStringConvertible {
-    var seconds: CronValueSet
-    var minutes: CronValueSet
-    var hours: CronValueSet
-    var daysOfMonth: CronValueSet
-    var months: CronValueSet
-    var daysOfWeek: CronValueSet
-
-    var restrictsDayOfMonth: Bool {
-        self.daysOfMonth != CronField.dayOfMonth.all
-    }
-
-    var restrictsDayOfWeek: Bool {
-        self.daysOfWeek != CronField.dayOfWeek.all
-    }
-
-    /// Whether every hour matches: such expressions run by elapsed time across DST changes.
-    var matchesEveryHour: Bool {
-        self.hours == CronField.hour.all
-    }
-
-    var description: String {
-        let days = [
-            Self.describe(self.minutes, .minute),
-            Self.describe(self.hours, .hour),
-            Self.describe(self.daysOfMonth, .dayOfMonth),
-            Self.describe(self.months, .month),
-            Self.describe(self.daysOfWeek, .dayOfWeek),
-        ]
-        let fields = self.seconds == CronValueSet([0]) ? days : [Self.describe(self.seconds, .second)] + days
-        return fields.joined(separator: " ")
-    }
-
-    /// `*`, `*/n`, `a-b/n` for a progression of three or more, or a list of runs and numbers.
-    private static func describe(_ set: CronValueSet, _ field: CronField) -> String {
-        let all = field.all
-        if set == all {
-            return "*"
+extension CronExpression: Codable {
+    /// Reads an expression from its text.
+    ///
+    /// - Throws: `DecodingError.dataCorrupted` carrying the ``CronExpressionError`` message.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        let text = try container.decode(String.self)
+        do {
+            try self.init(text)
+        } catch let error as CronExpressionError {
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: error.message)
         }
-        let members = set.members
-        if members.count >= 2, let step = Self.commonStep(members), step > 1 {
-            let first = members.first!
-            let last = members.last!
-            if first == field.lowest && last + step > field.highestStored {
-                return "*/\(step)"
-            }
-            if members.count >= 3 {
-                return "\(first)-\(last)/\(step)"
-            }
-        }
-        return Self.runs(members).joined(separator: ",")
     }
 
-    private static func commonStep(_ members: [Int]) -> Int? {
-        let step = members[1] - members[0]
-        for index in 1..<members.count where members[index] - members[index - 1] != step {
-            return nil
-        }
-        return step
-    }
-
-    /// Consecutive runs of three or more as `a-b`, everything else as single numbers.
-    private static func runs(_ members: [Int]) -> [String] {
-        var parts: [String] = []
-        var index = 0
-        while index < members.count {
-            var end = index
-            while end + 1 < members.count && members[end + 1] == members[end] + 1 {
-                end += 1
-            }
-            if end - index >= 2 {
-                parts.append("\(members[index])-\(members[end])")
-            } else {
-                parts += members[index...end].map(String.init)
-            }
-            index = end + 1
-        }
-        return parts
+    /// Writes the canonical spelling.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(self.description)
     }
 }

@@ -58,6 +58,12 @@ struct CronDaylightSavingTests {
                     "2025-03-09T03:30:00-04:00",
                 ])
         #expect(
+            try self.fires("0,30 2,3 * * *", "America/New_York", after: start, count: 3)
+                == ["2025-03-08T02:00:00-05:00", "2025-03-08T02:30:00-05:00", "2025-03-08T03:00:00-05:00"])
+        #expect(
+            try self.fires("0,30 2,3 * * *", "America/New_York", after: "2025-03-09T00:00:00-05:00", count: 3)
+                == ["2025-03-09T03:00:00-04:00", "2025-03-09T03:30:00-04:00", "2025-03-10T02:00:00-04:00"])
+        #expect(
             try self.fires("30 30 2 * * *", "America/New_York", after: start, count: 2)
                 == ["2025-03-08T02:30:30-05:00", "2025-03-09T03:00:00-04:00"])
     }

@@ -1,3 +1,4 @@
+import Foundation
 import GnomonCore
 import Testing
 
@@ -204,5 +205,27 @@ struct CronExpressionParsingTests {
         let error = #expect(throws: CronExpressionError.self) { try CronExpression("0 0 32 * *") }
         #expect(error.map { "\($0)" } == error?.message)
         #expect(CronExpressionError.Code.outOfRange.description == "out_of_range")
+    }
+}
+
+@Suite("Cron expression coding")
+struct CronExpressionCodingTests {
+    @Test("an expression encodes as its canonical text and decodes back")
+    func roundTrip() throws {
+        let expression = try CronExpression("0,30 9-17 * * mon-fri")
+        let data = try JSONEncoder().encode([expression])
+        #expect(String(decoding: data, as: UTF8.self) == #"["*\/30 9-17 * * 1-5"]"#)
+        #expect(try JSONDecoder().decode([CronExpression].self, from: data) == [expression])
+    }
+
+    @Test("decoding a refused expression carries its message")
+    func refused() {
+        let data = Data(#"["0 0 32 * *"]"#.utf8)
+        let error = #expect(throws: DecodingError.self) { try JSONDecoder().decode([CronExpression].self, from: data) }
+        guard case .dataCorrupted(let context) = error else {
+            Issue.record("expected dataCorrupted, got \(String(describing: error))")
+            return
+        }
+        #expect(context.debugDescription.hasPrefix("invalid day-of-month field \"32\""))
     }
 }

@@ -81,7 +81,7 @@ struct CronNextFireTests {
         let elapsed = clock.measure {
             #expect(expression.nextFire(after: CronTestTime.instant("2025-01-01T00:00:00Z"), in: Self.utc) == nil)
         }
-        #expect(elapsed < .milliseconds(50))
+        #expect(elapsed < .milliseconds(200))
         #expect(Array(expression.fires(after: .now, in: Self.utc)).isEmpty)
     }
 
@@ -181,6 +181,6 @@ struct CronNextFireTests {
                 last = expression.nextFire(after: last, in: newYork)!
             }
         }
-        #expect(elapsed < .seconds(1))
+        #expect(elapsed < .seconds(2))
     }
 }
