@@ -251,8 +251,12 @@ struct WorkerService: Sendable {
         }
         let finalResult = result
         try await self.finish(jobID: jobID, token: token, tenantID: tenantID, context: context) { store, connection in
-            try store.complete(
+            // The attempt may have ended since `finish` looked (its lease expired and it was
+            // reaped, or a repeat of this call won): then nothing was completed, and `nil`
+            // reports the token as stale rather than `false` passing for success.
+            let completed = try store.complete(
                 jobID: jobID, shard: store.shard(of: jobID), leaseToken: token, resultJSON: finalResult, on: connection)
+            return completed ? true : nil
         }
         return V1.CompleteAttemptResponse(
             job: V1.Job(id: jobID.uuidString.lowercased(), tenantID: tenantID, state: .succeeded))

@@ -112,14 +112,7 @@ final class AuthHarness: Sendable {
         tenantHeader: String = "",
         as type: Response.Type = Response.self
     ) async throws -> Response {
-        var metadata = V1.CallMetadata()
-        if let token {
-            metadata.authorization = "Bearer \(token)"
-        }
-        metadata.tenantID = tenantHeader
-        let answer = try await self.channel.unary(
-            method, payload: try request.serializedBytes(), metadata: metadata, deadline: .now + .seconds(20))
-        return try Response(serializedBytes: answer)
+        try await self.channel.call(method, request, token: token, tenantHeader: tenantHeader)
     }
 
     /// The status a call ends with: OK, or the refusal.
@@ -129,20 +122,7 @@ final class AuthHarness: Sendable {
         token: String?,
         tenantHeader: String = ""
     ) async -> CallStatus {
-        var metadata = V1.CallMetadata()
-        if let token {
-            metadata.authorization = "Bearer \(token)"
-        }
-        metadata.tenantID = tenantHeader
-        do {
-            _ = try await self.channel.unary(
-                method, payload: try request.serializedBytes(), metadata: metadata, deadline: .now + .seconds(20))
-            return CallStatus(code: .ok)
-        } catch let status as CallStatus {
-            return status
-        } catch {
-            return CallStatus(code: .internal, message: "\(error)")
-        }
+        await self.channel.status(method, request, token: token, tenantHeader: tenantHeader)
     }
 
     /// Creates tenants as a platform admin.
@@ -159,13 +139,7 @@ final class AuthHarness: Sendable {
 extension AuthHarness {
     /// Opens a lease stream; its messages arrive in `received` as they come.
     func leaseStream(token: String, queues: [String], capacity: UInt32, worker: String = "w1") throws -> LeaseStream {
-        var metadata = V1.CallMetadata()
-        metadata.authorization = "Bearer \(token)"
-        let stream = self.channel.serverStreaming(
-            .leaseJobs,
-            payload: try V1.LeaseJobsRequest(workerID: worker, queues: queues, capacity: capacity).serializedBytes(),
-            metadata: metadata)
-        return LeaseStream(stream)
+        try self.channel.leaseStream(token: token, queues: queues, capacity: capacity, worker: worker)
     }
 }
 

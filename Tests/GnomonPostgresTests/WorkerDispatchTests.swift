@@ -100,6 +100,45 @@ struct WorkerDispatchTests {
         }
     }
 
+    @Test("a completion that loses the race with the attempt's end is refused, not acknowledged")
+    func completionLosingRace() async throws {
+        try await AuthHarness.with { server in
+            try await server.createTenants("acme")
+            let workerToken = try server.token("acme", [.worker])
+            _ = try await Self.submit(server, token: try server.token("acme", [.operator]))
+            let stream = try server.leaseStream(token: workerToken, queues: ["emails"], capacity: 1)
+            defer { stream.cancel() }
+            #expect(await stream.waitFor(1))
+            let leased = try #require(stream.jobs.first)
+            let jobID = leased.job?.id ?? ""
+
+            // The test holds the job's row, so the completion finds its token valid and then
+            // waits for the row; meanwhile the attempt ends and the next one starts, which a
+            // new token stands for.
+            let row = try await OpenTransaction(
+                server.database, "SELECT 1 FROM gnomon_jobs WHERE id = $1::uuid FOR UPDATE", [jobID],
+                closingWith: "UPDATE gnomon_jobs SET lease_token = gen_random_uuid() WHERE id = $1::uuid")
+            let completion = Task {
+                await server.status(
+                    .completeAttempt, V1.CompleteAttemptRequest(jobID: jobID, leaseToken: leased.leaseToken),
+                    token: workerToken)
+            }
+            try await eventually(within: .seconds(10), "the completion waits for the job's row") {
+                try await server.database.lockWaiterCount() > 0
+            }
+            try await row.close()
+            let status = await completion.value
+            #expect(status.code == .failedPrecondition)
+            let stillRunning = try await server.database.withConnection { connection in
+                try connection.query(
+                    "SELECT count(*)::int AS n FROM gnomon_jobs WHERE id = $1::uuid AND state = 'running'", [jobID]
+                ).first?.int("n")
+            }
+            #expect(stillRunning == 1)
+            #expect(try await server.database.historyRowCounts([jobID]).isEmpty)
+        }
+    }
+
     @Test("a retryable failure brings the job back after its backoff, as attempt 2")
     func retryAfterFailure() async throws {
         try await AuthHarness.with { server in
