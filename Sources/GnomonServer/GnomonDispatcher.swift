@@ -12,6 +12,7 @@ struct GnomonDispatcher: RPCDispatcher {
     let audit: AuditService
     let jobs: JobService
     let workers: WorkerService
+    let queues: QueueService
 
     func unary(_ call: IncomingCall) async -> Result<[UInt8], CallStatus> {
         let context: CallContext
@@ -36,6 +37,14 @@ struct GnomonDispatcher: RPCDispatcher {
             return await Self.answer(call) { try await self.workers.complete($0, context) }
         case .failAttempt:
             return await Self.answer(call) { try await self.workers.fail($0, context) }
+        case .listQueues:
+            return await Self.answer(call) { try await self.queues.list($0, context) }
+        case .getQueue:
+            return await Self.answer(call) { try await self.queues.get($0, context) }
+        case .pauseQueue:
+            return await Self.answer(call) { try await self.queues.pause($0, context) }
+        case .resumeQueue:
+            return await Self.answer(call) { try await self.queues.resume($0, context) }
         case .createTenant:
             return await Self.answer(call) { try await self.tenants.create($0, context) }
         case .updateTenant:

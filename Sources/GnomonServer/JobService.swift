@@ -72,12 +72,10 @@ struct JobService: Sendable {
         let pendingLimit = quotas.maxPendingJobs > 0 ? quotas.maxPendingJobs : nil
         do {
             return try await self.pool.withTenantTransaction(tenantID) { connection in
-                let inserted = try store.insert(jobs, tenantID: tenantID, on: connection)
-                let created = Int64(inserted.count { $0.created })
-                if created > 0 {
-                    try QuotaStore.takePendingJobs(created, limit: pendingLimit, tenantID: tenantID, on: connection)
-                }
-                for queue in Set(jobs.map(\.queue)).sorted() {
+                let inserted = try store.insert(jobs, tenantID: tenantID, pendingLimit: pendingLimit, on: connection)
+                let queues = Set(jobs.map(\.queue)).sorted()
+                try QueueStore.ensure(queues, tenantID: tenantID, on: connection)
+                for queue in queues {
                     try connection.notify(
                         JobNotifications.channel, payload: JobNotifications.payload(tenantID: tenantID, queue: queue))
                 }

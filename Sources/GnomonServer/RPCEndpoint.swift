@@ -43,6 +43,7 @@ final class RPCEndpoint: @unchecked Sendable {
         dataDirectory: String,
         database: ServerNode.Database,
         connectionString: String,
+        cluster: ClusterRole?,
         logger: Logger
     ) async throws -> RPCEndpoint {
         let (tlsConfiguration, caFile) = try Self.tlsConfiguration(
@@ -51,10 +52,11 @@ final class RPCEndpoint: @unchecked Sendable {
         let group = try EventLoopGroup()
         let pool = PostgresPool(connectionString: connectionString, maximumConnections: 8, logger: logger)
         let status = StatusService(
-            nodeID: Self.nodeID(configuration.nodeID),
+            nodeID: cluster?.nodeID ?? Self.nodeID(configuration.nodeID),
             startedAt: Date(),
             database: database,
-            pool: pool
+            pool: pool,
+            cluster: cluster
         )
         let development =
             try configuration.isDevelopmentMode
@@ -86,7 +88,8 @@ final class RPCEndpoint: @unchecked Sendable {
             jobs: JobService(pool: pool, store: store, audit: auditor),
             workers: WorkerService(
                 pool: pool, store: store, notifications: notifications, audit: auditor,
-                logger: logger.forSource("workers")))
+                logger: logger.forSource("workers")),
+            queues: QueueService(pool: pool, audit: auditor, cursors: cursors))
         let server = try await RPCServer.start(
             configuration: RPCServer.Configuration(
                 host: configuration.listenAddress.host,
@@ -249,7 +252,8 @@ final class RPCEndpoint: @unchecked Sendable {
         return FileManager.default.isExecutableFile(atPath: beside) ? beside : "gnomon"
     }
 
-    private static func nodeID(_ configured: String) -> String {
+    /// The configured node name, or one made of the host name and process id.
+    static func nodeID(_ configured: String) -> String {
         guard configured.isEmpty else {
             return configured
         }

@@ -24,6 +24,21 @@ extension ServerConfiguration {
         try self.readAuth(values)
         self.isDevelopmentMode = values.isSet("dev")
         self.shutdownTimeout = try values.duration("shutdown-timeout") ?? self.shutdownTimeout
+        try self.readLeaseTTL(values)
+    }
+
+    private mutating func readLeaseTTL(_ values: OptionParser.Values) throws(UsageError) {
+        guard let ttl = try values.duration("lease-ttl") else {
+            return
+        }
+        guard ttl >= .milliseconds(300), ttl <= .seconds(60) else {
+            throw UsageError(
+                code: .invalidValue,
+                message: "\(values.origin(of: "lease-ttl")) must be from 300ms to 60s, such as 5s",
+                option: "--lease-ttl"
+            )
+        }
+        self.leaseTTL = ttl
     }
 
     private mutating func readStorage(_ values: OptionParser.Values) throws(UsageError) {
@@ -169,6 +184,13 @@ extension ServerConfiguration {
                 default: "30s",
                 environment: "GNOMON_SHUTDOWN_TIMEOUT",
                 help: "How long a shutdown waits for running work, such as 30s, 2m or 1m30s."
+            ),
+            .value(
+                "lease-ttl",
+                valueName: "DURATION",
+                default: "5s",
+                environment: "GNOMON_LEASE_TTL",
+                help: "How long shard and leader leases last on the database's clock; from 300ms to 60s."
             ),
         ] + Self.authOptions
     }

@@ -59,6 +59,10 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// Whether TLS 1.2 (ECDHE with AEAD suites only) is accepted besides TLS 1.3.
     public var allowsTLS12 = false
 
+    /// How long a shard or leadership lease lasts on the database's clock; a dead node's
+    /// shards move to others within about this plus a third of it.
+    public var leaseTTL: Duration = .seconds(5)
+
     /// How callers' tokens are checked.
     public var auth = AuthSettings()
 

@@ -4,7 +4,7 @@ import GnomonNetwork
 import GnomonProtocol
 import GnomonStore
 
-/// One running `gnomond` node: its database, and later its listeners and scheduler loops.
+/// One running `gnomond` node: its database, its listeners and its part in the cluster.
 ///
 /// Start it once, then stop it once; stopping shuts down what starting brought up, in reverse.
 public actor ServerNode {
@@ -16,14 +16,21 @@ public actor ServerNode {
         public var serverVersion: String
         /// The highest migration applied.
         public var schemaVersion: Int
+
+        /// Creates a description of a database.
+        public init(isEmbedded: Bool, serverVersion: String, schemaVersion: Int) {
+            self.isEmbedded = isEmbedded
+            self.serverVersion = serverVersion
+            self.schemaVersion = schemaVersion
+        }
     }
 
     private let configuration: ServerConfiguration
     private let logger: Logger
     private let dataDirectory: String
     private var embedded: EmbeddedPostgres?
-    private var upkeep: Task<Void, Never>?
     private var rpc: RPCEndpoint?
+    private var cluster: ClusterRole?
 
     /// Creates a node; nothing starts until ``start()``.
     ///
@@ -54,13 +61,23 @@ public actor ServerNode {
             ["server_version": version, "embedded": String(isEmbedded), "schema_version": String(schemaVersion)]
         )
         let database = Database(isEmbedded: isEmbedded, serverVersion: version, schemaVersion: schemaVersion)
-        self.rpc = try await RPCEndpoint.start(
+        let cluster = ClusterRole(
+            nodeID: RPCEndpoint.nodeID(self.configuration.nodeID),
+            connectionString: connectionString,
+            timing: LeaseTiming(ttl: self.configuration.leaseTTL),
+            logger: self.logger.forSource("cluster")
+        )
+        self.cluster = cluster
+        let rpc = try await RPCEndpoint.start(
             configuration: self.configuration,
             dataDirectory: self.dataDirectory,
             database: database,
             connectionString: connectionString,
+            cluster: cluster,
             logger: self.logger
         )
+        self.rpc = rpc
+        try await cluster.start(address: "\(self.configuration.listenAddress.host):\(rpc.port)")
         return database
     }
 
@@ -75,8 +92,10 @@ public actor ServerNode {
             await rpc.stop(timeout: self.configuration.shutdownTimeout)
             self.rpc = nil
         }
-        self.upkeep?.cancel()
-        self.upkeep = nil
+        if let cluster = self.cluster {
+            await cluster.stop()
+            self.cluster = nil
+        }
         if let embedded = self.embedded {
             try await embedded.stop()
             self.embedded = nil
@@ -92,41 +111,14 @@ public actor ServerNode {
     }
 
     /// Applies the migrations under their advisory lock, so nodes starting together apply each
-    /// once, then keeps the time partitions ahead.
+    /// once, then brings the time partitions up to date; the upkeep leader keeps them so.
     private func prepareSchema(_ connectionString: String) async throws -> Int {
         let logger = self.logger.forSource("store")
-        let version = try await BlockingWork.run {
+        return try await BlockingWork.run {
             let connection = try PostgresConnection(connectionString: connectionString)
             _ = try Migrations.apply(on: connection, logger: logger)
             _ = try PartitionUpkeep.run(on: connection, now: Date())
             return Migrations.latestVersion
-        }
-        self.upkeep = Task { [logger] in
-            await Self.keepPartitionsAhead(connectionString: connectionString, logger: logger)
-        }
-        return version
-    }
-
-    // TODO: move partition upkeep to the elected upkeep leader once shard leases run the engine.
-    private static func keepPartitionsAhead(connectionString: String, logger: Logger) async {
-        while !Task.isCancelled {
-            try? await Task.sleep(for: .seconds(3_600))
-            guard !Task.isCancelled else {
-                return
-            }
-            do {
-                let report = try await BlockingWork.run {
-                    try PartitionUpkeep.run(on: try PostgresConnection(connectionString: connectionString), now: Date())
-                }
-                if !report.isEmpty {
-                    logger.info(
-                        "partitions maintained",
-                        ["created": String(report.created.count), "dropped": String(report.dropped.count)]
-                    )
-                }
-            } catch {
-                logger.warning("partition upkeep failed", [LogKey.error: "\(error)"])
-            }
         }
     }
 

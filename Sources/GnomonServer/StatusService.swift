@@ -9,6 +9,7 @@ public struct StatusService: Sendable {
     private let startedAt: Date
     private let database: ServerNode.Database
     private let pool: PostgresPool
+    private let cluster: ClusterRole?
 
     /// Creates the service for a started node.
     ///
@@ -17,11 +18,19 @@ public struct StatusService: Sendable {
     ///   - startedAt: When the node started.
     ///   - database: What the node connected to.
     ///   - pool: Connections to that database, for a live check on every call.
-    public init(nodeID: String, startedAt: Date, database: ServerNode.Database, pool: PostgresPool) {
+    ///   - cluster: The node's shards and leadership; without it, one node and no leader.
+    public init(
+        nodeID: String,
+        startedAt: Date,
+        database: ServerNode.Database,
+        pool: PostgresPool,
+        cluster: ClusterRole? = nil
+    ) {
         self.nodeID = nodeID
         self.startedAt = startedAt
         self.database = database
         self.pool = pool
+        self.cluster = cluster
     }
 
     /// The node's version, identity, uptime and database state, checked now.
@@ -40,12 +49,19 @@ public struct StatusService: Sendable {
             embedded: self.database.isEmbedded,
             schemaVersion: UInt32(self.database.schemaVersion)
         )
-        // TODO: report owned shards, live nodes and leadership once shard leases run the engine.
         if let shardCount = try? await self.pool.withConnection({ connection in
             try connection.query("SELECT shard_count FROM gnomon_cluster").first?.int("shard_count")
         }) {
             database.state = .ready
-            response.shards = V1.ShardStatus(shardCount: UInt32(shardCount ?? 0), liveNodes: 1)
+            response.shards = V1.ShardStatus(shardCount: UInt32(shardCount), liveNodes: 1)
+        }
+        if let cluster = await self.cluster?.status(), cluster.shardCount > 0 {
+            response.shards = V1.ShardStatus(
+                shardCount: UInt32(cluster.shardCount),
+                ownedByThisNode: UInt32(cluster.ownedShards.count),
+                liveNodes: UInt32(max(cluster.liveNodes.count, 1)),
+                thisNodeIsLeader: cluster.isLeader
+            )
         }
         response.database = database
         return response

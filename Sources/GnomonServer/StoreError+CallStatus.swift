@@ -21,6 +21,8 @@ extension CallStatus {
             self.init(code: .notFound, message: error.message)
         case .alreadyExists:
             self.init(code: .alreadyExists, message: error.message)
+        case .failedPrecondition:
+            self.init(code: .failedPrecondition, message: error.message)
         case .quotaExceeded:
             self.init(code: .resourceExhausted, message: error.message)
         case .connectionFailed, .poolClosed:

@@ -46,7 +46,10 @@ struct WorkerService: Sendable {
             do {
                 (claimed, nextDue) = try await self.pool.withTenantTransaction(tenantID) { connection in
                     let running = try Self.running(tenantID: tenantID, worker: worker, on: connection)
-                    let room = capacity - running
+                    let quotas = try TenantStore.quotas(for: tenantID, on: connection)
+                    let runLimit = quotas.maxConcurrentRuns > 0 ? quotas.maxConcurrentRuns : nil
+                    let tenantRoom = try QuotaStore.runningRoom(limit: runLimit, tenantID: tenantID, on: connection)
+                    let room = Int(min(Int64(capacity - running), tenantRoom))
                     let jobs =
                         room > 0
                         ? try store.claimForWorker(
@@ -55,7 +58,7 @@ struct WorkerService: Sendable {
                         : []
                     if !jobs.isEmpty {
                         try QuotaStore.takeRunningJobs(
-                            Int64(jobs.count), limit: nil, tenantID: tenantID, on: connection)
+                            Int64(jobs.count), limit: runLimit, tenantID: tenantID, on: connection)
                     }
                     let more = room - jobs.count > 0
                     return (
@@ -217,8 +220,8 @@ struct WorkerService: Sendable {
         return response
     }
 
-    /// Ends an attempt: finds its queue and worker, runs `body`, gives back the running unit,
-    /// wakes the worker's stream and audits the call, all in one transaction.
+    /// Ends an attempt: finds its queue, runs `body` (whose statement gives back the running
+    /// unit), wakes the worker's stream and audits the call, all in one transaction.
     @discardableResult
     private func finish<T: Sendable>(
         jobID: UUID,
@@ -240,7 +243,6 @@ struct WorkerService: Sendable {
                 guard let queue = try row?.string("queue"), let value = try body(store, connection) else {
                     return nil
                 }
-                try QuotaStore.releaseRunningJobs(1, tenantID: tenantID, on: connection)
                 try connection.notify(
                     JobNotifications.channel, payload: JobNotifications.payload(tenantID: tenantID, queue: queue))
                 try audit.record(context, resourceID: resourceID, status: CallStatus(code: .ok), on: connection)

@@ -30,6 +30,12 @@ extension JobStore {
     /// a takeover waits for it and a lapsed or moved lease claims nothing. Rows other claimers
     /// hold are skipped, never waited for. Each claimed job gets a fresh lease token.
     ///
+    /// The same statement adds the attempts to each tenant's running count (`running_jobs`),
+    /// which the attempt's end gives back. It counts without enforcing `max_concurrent_runs`.
+    /// The tenants' usage rows stay locked until the transaction ends, so claim in a
+    /// transaction of its own: two transactions that each claimed in several statements could
+    /// hold the same tenants' rows in different orders, and deadlock.
+    ///
     /// - Parameters:
     ///   - queues: Only jobs of these queues; `nil` for every queue.
     ///   - worker: Recorded with the attempt.
@@ -110,16 +116,36 @@ extension JobStore {
             ORDER BY due_at
             LIMIT $4
             FOR UPDATE SKIP LOCKED
+        ),
+        claimed AS (
+            UPDATE gnomon_jobs AS j
+            SET state = 'running', attempts = j.attempts + 1, lease_token = gen_random_uuid(),
+                lease_expires_at = now() + j.attempt_timeout_ms * interval '1 millisecond',
+                lease_epoch = $2, worker_id = $6, attempt_started_at = now(),
+                started_at = coalesce(j.started_at, now())
+            FROM due
+            WHERE j.shard = $1 AND j.id = due.id
+            RETURNING j.id, j.tenant_id, j.queue, j.job_type, j.payload, j.attempts, j.lease_token,
+                (extract(epoch FROM j.lease_expires_at - now()) * 1000)::bigint AS remaining_ms,
+                j.idempotency_key, j.http_target, j.traceparent
+        ),
+        started AS (
+            SELECT tenant_id, count(*) AS n FROM claimed GROUP BY tenant_id
+        ),
+        -- One claim may count for several tenants. Their usage rows are locked in byte order of
+        -- tenant id, as the reaper locks them too, so that two such transactions cannot deadlock.
+        locked AS (
+            SELECT tenant_id FROM gnomon_tenant_usage
+            WHERE tenant_id IN (SELECT tenant_id FROM started)
+            ORDER BY tenant_id COLLATE "C"
+            FOR UPDATE
+        ),
+        counted AS (
+            UPDATE gnomon_tenant_usage AS u
+            SET running_jobs = u.running_jobs + started.n
+            FROM started
+            WHERE u.tenant_id = started.tenant_id AND u.tenant_id IN (SELECT tenant_id FROM locked)
         )
-        UPDATE gnomon_jobs AS j
-        SET state = 'running', attempts = j.attempts + 1, lease_token = gen_random_uuid(),
-            lease_expires_at = now() + j.attempt_timeout_ms * interval '1 millisecond',
-            lease_epoch = $2, worker_id = $6, attempt_started_at = now(),
-            started_at = coalesce(j.started_at, now())
-        FROM due
-        WHERE j.shard = $1 AND j.id = due.id
-        RETURNING j.id, j.tenant_id, j.queue, j.job_type, j.payload, j.attempts, j.lease_token,
-            (extract(epoch FROM j.lease_expires_at - now()) * 1000)::bigint AS remaining_ms,
-            j.idempotency_key, j.http_target, j.traceparent
+        SELECT * FROM claimed
         """
 }

@@ -11,6 +11,10 @@ public enum FailureOutcome: Sendable, Hashable {
 extension JobStore {
     /// Records a successful attempt and moves its job to history, in one statement.
     ///
+    /// The same statement gives back the job's units of its tenant's pending and running
+    /// counts; every end of an attempt gives back its running unit, and every move out of
+    /// the live table its pending unit.
+    ///
     /// - Returns: Whether the token was still the job's; a stale token changes nothing.
     public func complete(
         jobID: UUID,
@@ -74,10 +78,12 @@ extension JobStore {
         on connection: PostgresConnection
     ) throws -> Int {
         try connection.transaction { connection in
+            // Each attempt's end locks its tenant's usage row until this transaction ends: in
+            // byte order of tenant id, as a claim locks them, so that the two cannot deadlock.
             let expired = try connection.query(
                 Self.expiredSQL,
                 [lease.shard, lease.epoch, node, limit]
-            ).rows
+            ).rows.sorted { ($0["tenant_id"] ?? "") < ($1["tenant_id"] ?? "") }
             var ended = 0
             for row in expired {
                 let id = try row.string("id")
@@ -112,6 +118,12 @@ extension JobStore {
             SELECT tenant_id, id, attempts, 'succeeded', coalesce(worker_id, ''), lease_token,
                 attempt_started_at, now()
             FROM done
+        ),
+        usage AS (
+            UPDATE gnomon_tenant_usage AS u
+            SET live_jobs = greatest(0, u.live_jobs - 1), running_jobs = greatest(0, u.running_jobs - 1)
+            FROM done
+            WHERE u.tenant_id = done.tenant_id
         )
         INSERT INTO gnomon_job_history (
             id, tenant_id, shard, queue, job_type, state, priority, payload, labels, run_at,
@@ -150,6 +162,12 @@ extension JobStore {
             )
             SELECT tenant_id, id, attempts, $7, coalesce(worker_id, ''), $3, attempt_started_at, now(), $4
             FROM failed
+        ),
+        usage AS (
+            UPDATE gnomon_tenant_usage AS u
+            SET running_jobs = greatest(0, u.running_jobs - 1)
+            FROM failed
+            WHERE u.tenant_id = failed.tenant_id
         )
         UPDATE gnomon_jobs AS j
         SET state = 'retry_wait', due_at = now() + failed.delay_ms * interval '1 millisecond',
@@ -174,6 +192,12 @@ extension JobStore {
             SELECT tenant_id, id, attempts, $5, coalesce(worker_id, ''), lease_token,
                 attempt_started_at, now(), $4
             FROM dead
+        ),
+        usage AS (
+            UPDATE gnomon_tenant_usage AS u
+            SET live_jobs = greatest(0, u.live_jobs - 1), running_jobs = greatest(0, u.running_jobs - 1)
+            FROM dead
+            WHERE u.tenant_id = dead.tenant_id
         )
         INSERT INTO gnomon_dead_letters (
             id, tenant_id, shard, queue, job_type, priority, payload, labels, run_at, attempts,
@@ -196,7 +220,7 @@ extension JobStore {
             WHERE shard = $1 AND epoch = $2 AND owner_node = $3 AND expires_at > now()
             FOR SHARE
         )
-        SELECT id, lease_token FROM gnomon_jobs
+        SELECT id, tenant_id, lease_token FROM gnomon_jobs
         WHERE shard = $1 AND state = 'running' AND lease_expires_at <= now()
             AND EXISTS (SELECT FROM lease)
         ORDER BY lease_expires_at

@@ -8,21 +8,48 @@ extension JobStore {
     /// index and then finds the original, so a key never yields two jobs. Repeats of a key
     /// within one batch share the first one's job.
     ///
+    /// The jobs created take units of the tenant's pending-jobs count (`live_jobs`), which
+    /// every path that removes a live job gives back. Repeats take none. The count is taken
+    /// after the jobs are inserted, when it is known; when the quota refuses, the jobs are
+    /// already written in this transaction, so the transaction must roll back, as
+    /// ``PostgresPool/withTenantTransaction(_:_:)`` does when its body throws, and as this
+    /// call does itself when it runs outside a transaction.
+    ///
     /// - Parameters:
     ///   - jobs: The jobs, in order; at most a few thousand per call.
-    ///   - tenantID: Their tenant.
+    ///   - tenantID: Their tenant, which must exist.
     ///   - idempotencyRetention: How long a key keeps answering with its job.
+    ///   - pendingLimit: The tenant's pending-jobs quota (`max_pending_jobs`), defaults filled
+    ///     in; `nil` counts the jobs without a limit.
     ///   - connection: Where to run; inside the caller's transaction if one is open.
     /// - Returns: One result per job, in the order given.
+    /// - Throws: ``StoreError`` with code `quotaExceeded` when the jobs would not fit the
+    ///   quota, `notFound` when the tenant does not exist or the transaction may not see it.
     public func insert(
         _ jobs: [NewJob],
         tenantID: String,
         idempotencyRetention: Duration = .seconds(86_400),
+        pendingLimit: Int64? = nil,
         on connection: PostgresConnection
     ) throws -> [InsertedJob] {
         guard !jobs.isEmpty else {
             return []
         }
+        return try connection.transaction { connection in
+            let (results, created) = try self.insertRows(
+                jobs, tenantID: tenantID, idempotencyRetention: idempotencyRetention, on: connection)
+            try QuotaStore.takePendingJobs(Int64(created), limit: pendingLimit, tenantID: tenantID, on: connection)
+            return results
+        }
+    }
+
+    /// Inserts the jobs; returns one result per job and how many rows were written.
+    private func insertRows(
+        _ jobs: [NewJob],
+        tenantID: String,
+        idempotencyRetention: Duration,
+        on connection: PostgresConnection
+    ) throws -> (results: [InsertedJob], created: Int) {
         let ids = jobs.map { _ in UUID() }
         var firstIndexOfKey: [String: Int] = [:]
         for (index, job) in jobs.enumerated() {
@@ -48,7 +75,7 @@ extension JobStore {
             on: connection
         )
 
-        return jobs.indices.map { index in
+        let results = jobs.indices.map { index in
             if let key = jobs[index].idempotencyKey {
                 let first = firstIndexOfKey[key]!
                 if let earlier = existing[key] {
@@ -58,6 +85,7 @@ extension JobStore {
             }
             return InsertedJob(id: ids[index], shard: self.shard(of: ids[index]), created: true)
         }
+        return (results, inserted.count)
     }
 
     private func existingJobs(

@@ -63,6 +63,30 @@ public enum QuotaStore {
         try UsageCounter.runningJobs.take(count, limit: limit, tenantID: tenantID, on: connection)
     }
 
+    /// How many more attempts the tenant may start under its `max_concurrent_runs` quota.
+    ///
+    /// Locks the tenant's usage row until the transaction ends, so that two claimers of one
+    /// tenant cannot both see the same room; take what you start with
+    /// ``takeRunningJobs(_:limit:tenantID:on:)`` in the same transaction.
+    ///
+    /// - Parameter limit: The quota in force; `nil` for no limit, which answers `Int64.max`.
+    /// - Returns: The room left, zero when the tenant is at or over its quota.
+    public static func runningRoom(limit: Int64?, tenantID: String, on connection: PostgresConnection) throws
+        -> Int64
+    {
+        let running = try connection.query(
+            "SELECT running_jobs FROM gnomon_tenant_usage WHERE tenant_id = $1::text FOR UPDATE",
+            [tenantID]
+        ).first
+        guard let running else {
+            throw TenantStore.notFound(tenantID)
+        }
+        guard let limit else {
+            return Int64.max
+        }
+        return max(0, limit - (try running.int64("running_jobs")))
+    }
+
     /// Gives back `count` running attempts, as attempts end; never below zero.
     ///
     /// - Returns: The tenant's running attempts now.

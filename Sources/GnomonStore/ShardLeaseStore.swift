@@ -4,6 +4,13 @@ public struct ShardLease: Sendable, Hashable {
     public var epoch: Int64
     /// Milliseconds until expiry, on the database's clock, when the lease was taken or renewed.
     public var remainingMilliseconds: Int64
+
+    /// Creates a lease as its holder knows it.
+    public init(shard: Int, epoch: Int64, remainingMilliseconds: Int64 = 0) {
+        self.shard = shard
+        self.epoch = epoch
+        self.remainingMilliseconds = remainingMilliseconds
+    }
 }
 
 /// The queries that hand shards to nodes, fenced by an epoch the database advances.

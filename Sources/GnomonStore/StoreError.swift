@@ -37,6 +37,9 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         public static let notFound = Code(raw: "not_found")
         /// A row with the same key exists already.
         public static let alreadyExists = Code(raw: "already_exists")
+        /// The row is not in a state the operation applies to, such as cancelling a job that
+        /// already succeeded; the message names the state found and the states accepted.
+        public static let failedPrecondition = Code(raw: "failed_precondition")
         /// A tenant's quota would be exceeded; ``StoreError/quota`` says which and by how much.
         public static let quotaExceeded = Code(raw: "quota_exceeded")
         /// The transaction's database role may not do this: the call ran in the wrong kind of

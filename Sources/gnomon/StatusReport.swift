@@ -31,8 +31,16 @@ struct StatusReport {
             "uptime    \(Self.describe(uptime))",
             "database  \(self.databaseState), PostgreSQL \(database?.serverVersion ?? "?")"
                 + ", schema \(database?.schemaVersion ?? 0)" + ((database?.embedded ?? false) ? ", embedded" : ""),
-            "shards    \(self.status.shards?.shardCount ?? 0)",
+            "shards    \(self.shardsLine)",
         ].joined(separator: "\n")
+    }
+
+    /// Such as `16, 8 owned here, 2 live nodes, upkeep leader`.
+    private var shardsLine: String {
+        let shards = self.status.shards ?? V1.ShardStatus()
+        let nodes = shards.liveNodes == 1 ? "1 live node" : "\(shards.liveNodes) live nodes"
+        return "\(shards.shardCount), \(shards.ownedByThisNode) owned here, \(nodes)"
+            + (shards.thisNodeIsLeader ? ", upkeep leader" : "")
     }
 
     private func json() -> String {
@@ -48,6 +56,9 @@ struct StatusReport {
                 "embedded": self.status.database?.embedded ?? false,
             ],
             "shard_count": self.status.shards?.shardCount ?? 0,
+            "shards_owned": self.status.shards?.ownedByThisNode ?? 0,
+            "live_nodes": self.status.shards?.liveNodes ?? 0,
+            "upkeep_leader": self.status.shards?.thisNodeIsLeader ?? false,
         ]
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
         return String(decoding: data, as: UTF8.self)

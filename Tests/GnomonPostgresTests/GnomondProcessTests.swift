@@ -49,6 +49,8 @@ struct GnomondProcessTests {
         #expect(gnomond.standardOutput.contains(token))
         #expect(!gnomond.standardError.contains(token))
 
+        // The node joins the cluster after it starts listening; ready, it has.
+        _ = try await gnomond.waitForLog("gnomond ready")
         let cli = GnomondProcess.builtExecutable().replacingOccurrences(of: "/gnomond", with: "/gnomon")
         let status = try GnomondProcess(
             executable: cli,
@@ -62,6 +64,11 @@ struct GnomondProcessTests {
         #expect(answer["protocol"] as? String == "gnomon/1")
         #expect((answer["database"] as? [String: Any])?["state"] as? String == "ready")
         #expect((answer["node_id"] as? String)?.isEmpty == false)
+        // A lone node owns every shard and leads upkeep.
+        #expect(answer["shard_count"] as? Int == 16)
+        #expect(answer["shards_owned"] as? Int == 16)
+        #expect(answer["live_nodes"] as? Int == 1)
+        #expect(answer["upkeep_leader"] as? Bool == true)
 
         // gnomon token mint signs with the development key; the server accepts what it signs.
         let keyFile = URL(fileURLWithPath: tokenFile).deletingLastPathComponent().path + "/jwt-signing-key.pem"

@@ -1,4 +1,5 @@
 import Foundation
+import GnomonCore
 import GnomonStore
 import GnomonTestSupport
 import Synchronization
@@ -7,13 +8,15 @@ import Testing
 /// The engine's queries against a migrated database of their own.
 @Suite("Job store")
 struct JobStoreTests {
-    /// Runs `body` with one connection to a fresh migrated database and its store.
+    /// Runs `body` with one connection to a fresh migrated database, with tenants acme and
+    /// globex, and its store.
     private func withStore<T: Sendable>(
         _ body: @escaping @Sendable (PostgresConnection, JobStore) throws -> T
     ) async throws -> T {
         try await TestDatabase.with { database in
             try await database.withConnection { connection in
-                try body(connection, try JobStore.load(on: connection))
+                try connection.execute(script: "INSERT INTO gnomon_tenants (tenant_id) VALUES ('acme'), ('globex')")
+                return try body(connection, try JobStore.load(on: connection))
             }
         }
     }
@@ -80,6 +83,7 @@ struct JobStoreTests {
         try await TestDatabase.with { database in
             let connectionString = database.connectionString
             try await database.withConnection { original in
+                try original.execute(script: "INSERT INTO gnomon_tenants (tenant_id) VALUES ('acme')")
                 let store = try JobStore.load(on: original)
                 let job = NewJob(queue: "emails", idempotencyKey: "race")
                 try original.execute(script: "BEGIN")

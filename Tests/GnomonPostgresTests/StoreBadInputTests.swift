@@ -9,6 +9,7 @@ struct StoreBadInputTests {
     private func insertAndRead(_ job: NewJob) async throws -> PostgresRow {
         try await TestDatabase.with { database in
             try await database.withConnection { connection in
+                try connection.execute(script: "INSERT INTO gnomon_tenants (tenant_id) VALUES ('acme')")
                 let store = try JobStore.load(on: connection)
                 let id = try store.insert([job], tenantID: "acme", on: connection)[0].id
                 return try #require(
@@ -82,6 +83,7 @@ struct StoreBadInputTests {
         let marker = "sentinel" + UUID().uuidString.replacingOccurrences(of: "-", with: "")
         try await TestDatabase.with { database in
             try await database.withConnection { connection in
+                try connection.execute(script: "INSERT INTO gnomon_tenants (tenant_id) VALUES ('acme')")
                 try connection.execute(script: "SET log_statement = 'all'")
                 let store = try JobStore.load(on: connection)
                 let job = NewJob(

@@ -1,5 +1,6 @@
 import Foundation
 import GnomonAuth
+import GnomonCore
 import GnomonNetwork
 import GnomonProtocol
 import Testing
@@ -142,6 +143,51 @@ struct WorkerDispatchTests {
             try await Task.sleep(for: .milliseconds(300))
             #expect(viewer.endStatus?.code == .permissionDenied)
             #expect(viewer.jobs.isEmpty)
+        }
+    }
+}
+
+@Suite("Queues, end to end", .serialized)
+struct QueueEndToEndTests {
+    @Test("a queue appears with its first job and counts it; pausing stops leasing, resuming wakes workers at once")
+    func pauseAndResume() async throws {
+        try await AuthHarness.with { server in
+            try await server.createTenants("acme", "globex")
+            let operatorToken = try server.token("acme", [.operator])
+            let missing = await server.status(.getQueue, V1.GetQueueRequest(name: "emails"), token: operatorToken)
+            #expect(missing.code == .notFound)
+
+            let paused: V1.PauseQueueResponse
+            let _: V1.SubmitJobsResponse = try await server.call(
+                .submitJobs, V1.SubmitJobsRequest(jobs: [V1.JobSpec(queue: "emails")]), token: operatorToken)
+            paused = try await server.call(.pauseQueue, V1.PauseQueueRequest(name: "emails"), token: operatorToken)
+            #expect(paused.queue?.paused == true)
+            #expect(paused.queue?.stats?.pending == 1)
+            let _: V1.SubmitJobsResponse = try await server.call(
+                .submitJobs, V1.SubmitJobsRequest(jobs: [V1.JobSpec(queue: "emails")]), token: operatorToken)
+
+            let stream = try server.leaseStream(
+                token: try server.token("acme", [.worker]), queues: ["emails"], capacity: 10)
+            defer { stream.cancel() }
+            try await Task.sleep(for: .milliseconds(500))
+            #expect(stream.jobs.isEmpty, "a paused queue's job was leased")
+
+            let resumed: V1.ResumeQueueResponse = try await server.call(
+                .resumeQueue, V1.ResumeQueueRequest(name: "emails"), token: operatorToken)
+            #expect(resumed.queue?.paused == false)
+            #expect(await stream.waitFor(2, within: .seconds(5)))
+
+            let listed: V1.ListQueuesResponse = try await server.call(
+                .listQueues, V1.ListQueuesRequest(), token: operatorToken)
+            #expect(listed.queues.map(\.name) == ["emails"])
+            #expect(listed.queues.first?.stats?.running == 2)
+            // Another tenant sees none of them.
+            let other: V1.ListQueuesResponse = try await server.call(
+                .listQueues, V1.ListQueuesRequest(), token: try server.token("globex", [.viewer]))
+            #expect(other.queues.isEmpty)
+            let viewerPause = await server.status(
+                .pauseQueue, V1.PauseQueueRequest(name: "emails"), token: try server.token("acme", [.viewer]))
+            #expect(viewerPause.code == .permissionDenied)
         }
     }
 }

@@ -36,6 +36,7 @@ private let optionsAndVariables = [
     ("--log-format", "GNOMON_LOG_FORMAT"),
     ("--dev", "GNOMON_DEV"),
     ("--shutdown-timeout", "GNOMON_SHUTDOWN_TIMEOUT"),
+    ("--lease-ttl", "GNOMON_LEASE_TTL"),
 ]
 
 @Suite("Server configuration: values")
@@ -55,6 +56,7 @@ struct ServerConfigurationValueTests {
         #expect(parsed.logFormat == .auto)
         #expect(!parsed.isDevelopmentMode)
         #expect(parsed.shutdownTimeout == .seconds(30))
+        #expect(parsed.leaseTTL == .seconds(5))
     }
 
     @Test("reads every option from its GNOMON_ environment variable")
@@ -119,6 +121,21 @@ struct ServerConfigurationValueTests {
     @Test("switches development mode on with --dev")
     func developmentMode() throws {
         #expect(try configuration(["--dev"]).isDevelopmentMode)
+    }
+
+    @Test("reads the lease lifetime from --lease-ttl or GNOMON_LEASE_TTL")
+    func leaseTTL() throws {
+        #expect(try configuration(["--lease-ttl", "2s"]).leaseTTL == .seconds(2))
+        #expect(try configuration([], ["GNOMON_LEASE_TTL": "1500ms"]).leaseTTL == .milliseconds(1_500))
+        #expect(try configuration(["--lease-ttl=300ms"], ["GNOMON_LEASE_TTL": "9s"]).leaseTTL == .milliseconds(300))
+    }
+
+    @Test("refuses a lease lifetime outside 300ms to 60s", arguments: ["100ms", "61s", "0s"])
+    func leaseTTLOutOfRange(text: String) {
+        let error = usageError(["--lease-ttl", text])
+        #expect(error?.code == .invalidValue)
+        #expect(error?.option == "--lease-ttl")
+        #expect(error?.message == "option '--lease-ttl' must be from 300ms to 60s, such as 5s")
     }
 
     @Test("accepts port 0 for the embedded PostgreSQL, to pick a free one")
