@@ -1,9 +1,9 @@
 /// What a benchmark job carries: the run it belongs to and the time its latency counts from.
 ///
-/// The JSON is `{"p":<run>,"t":<microseconds>}` (read back with or without spaces), where the time is on the ``EngineClock``: the
-/// intended submission time for an open-loop job, the due time for a fan-out job. The worker
-/// reads it back with a scan of the bytes rather than a JSON parser, so that decoding costs
-/// the worker next to nothing.
+/// The JSON is `{"p":<run>,"t":<microseconds>}` (read back with or without spaces), where the
+/// time is on the ``EngineClock``: the intended submission time for an immediate job, the due
+/// time for a scheduled or fan-out job. The worker reads it back with a scan of the bytes
+/// rather than a JSON parser, so that decoding costs the worker next to nothing.
 struct BenchJobPayload: Sendable, Hashable {
     /// The run: which ``ReceiptLog`` tally the job counts in.
     var run: Int

@@ -1,22 +1,21 @@
 import Foundation
-import GnomonAuth
-import GnomonNetwork
 import GnomonProtocol
 
 extension EngineBenchmark {
     /// The most a backlog may raise the p99 at 1,000 jobs/s, as a multiple of the empty run's.
     static let backlogTarget = BenchTarget.atMost(1.5, "1.5×")
-    /// How far ahead the not-yet-due backlog is due.
-    static let backlogDelay: Int64 = 30 * 86_400_000
+    /// How far ahead the backlog is due, in milliseconds: hours, so that no job of it becomes
+    /// due within any run.
+    static let backlogDelay: Int64 = 6 * 3_600_000
 
-    /// Runs the steady load at 1,000 jobs/s beside a backlog that is not yet due, then beside a
-    /// second tenant's runnable backlog as well, and compares each p99 with the empty run's.
+    /// Runs the steady load at 1,000 jobs/s into a queue that holds a backlog not yet due, and
+    /// compares its p99 with the empty run's.
     ///
     /// The empty run is the steady run at 1,000 jobs/s when there was one; otherwise it is run
-    /// here first. Both backlogs are submitted through `SubmitJobs` in batches, with the lease
-    /// streams open; they stay until the end, so the second run has both.
+    /// here first. The backlog goes in through `SubmitJobs` in batches before the workers open
+    /// their streams on the queue; it stays in the table until the end of the benchmark.
     ///
-    /// - Throws: ``BenchError`` or ``CallStatus`` when the second tenant cannot be made.
+    /// - Throws: ``ProtocolError`` when the workers' request cannot be encoded.
     func measureBacklog() async throws {
         let rate = EngineBenchmarkOptions.backlogRate
         let count = self.options.backlogJobs
@@ -24,56 +23,41 @@ extension EngineBenchmark {
         if let steady = self.steadyLatencies[rate] {
             empty = steady
         } else {
-            empty = await self.measureOpenLoop(rate: rate, label: "backlog: empty run at \(formatCount(rate)) jobs/s")
+            let label = "backlog: empty run at \(formatCount(rate)) jobs/s"
+            empty = try await self.profiled(label) {
+                try await self.measureOpenLoop(rate: rate, label: label, lead: .zero)
+            }
         }
 
+        let queue = "bench-backlog"
         let dueLater = Int64(Date().timeIntervalSince1970 * 1_000) + Self.backlogDelay
-        let later = BenchJobPayload(run: 0, time: 0).json
-        await self.loadBacklog(count, label: "not yet due, in the workers' queue", token: self.adminToken) { _ in
-            V1.JobSpec(queue: Self.queue, payloadJSON: later, start: .runAtUnixMs(dueLater))
+        let payload = BenchJobPayload(run: 0, time: 0).json
+        await self.profiled("backlog: submit") {
+            await self.loadBacklog(count, queue: queue) { _ in
+                V1.JobSpec(queue: queue, payloadJSON: payload, start: .runAtUnixMs(dueLater))
+            }
         }
-        await self.measureOpenLoop(
-            rate: rate, label: "backlog: \(formatCount(rate)) jobs/s beside \(formatCount(count)) jobs not yet due",
-            baseline: (empty, Self.backlogTarget))
-
-        let otherToken = try await self.makeOtherTenant()
-        let runnable = BenchJobPayload(run: 0, time: 0).json
-        await self.loadBacklog(count, label: "runnable, another tenant's queue", token: otherToken) { _ in
-            V1.JobSpec(queue: "backlog", payloadJSON: runnable)
+        let label = "backlog: \(formatCount(rate)) jobs/s beside \(formatCount(count)) jobs not yet due"
+        try await self.profiled(label) {
+            try await self.measureOpenLoop(
+                rate: rate, label: label, lead: .zero, queue: queue, baseline: (empty, Self.backlogTarget))
         }
-        await self.measureOpenLoop(
-            rate: rate,
-            label: "backlog: \(formatCount(rate)) jobs/s beside both backlogs (\(formatCount(count)) more runnable "
-                + "in tenant \(Self.otherTenant))",
-            baseline: (empty, Self.backlogTarget))
     }
 
     private func loadBacklog(
         _ count: Int,
-        label: String,
-        token: String,
+        queue: String,
         makeJob: @escaping @Sendable (Int) -> V1.JobSpec
     ) async {
-        printProgress("backlog: submitting \(formatCount(count)) jobs, \(label)")
+        printProgress("backlog: submitting \(formatCount(count)) jobs due in 6 hours to queue \(queue)")
         let before = self.cpuTimes()
-        let outcome = await self.makeSubmitter(token: token).submit(count: count, label: "backlog", makeJob: makeJob)
+        let outcome = await self.makeSubmitter().submit(count: count, label: "backlog", makeJob: makeJob)
         self.report.add(
-            "backlog: jobs submitted per second, \(label)",
+            "backlog: jobs submitted per second, due in 6 hours",
             formatRate(outcome.accepted, per: outcome.elapsed),
             note: "\(formatCount(outcome.accepted)) jobs in \(formatMilliseconds(outcome.elapsed)) through SubmitJobs, "
-                + "batches of 1,000, with the lease streams open; "
+                + "batches of 1,000, to the queue of the run below, before its workers opened their streams; "
                 + self.cpuTimes().usage(since: before, over: outcome.elapsed) + outcome.failureNote
         )
-    }
-
-    /// Creates the second tenant as the platform admin and mints a token that may submit to it.
-    private func makeOtherTenant() async throws -> String {
-        let request = V1.CreateTenantRequest(tenantID: Self.otherTenant, displayName: "gnomon-bench backlog")
-        _ = try await self.submitChannels[0].unary(
-            .createTenant, payload: try request.serializedBytes(),
-            metadata: V1.CallMetadata(authorization: "Bearer \(self.platformToken)"), deadline: .now + .seconds(30))
-        return try self.signer.sign(
-            principal: Principal(tenantID: Self.otherTenant, subject: "bench-producer", roles: [.operator]),
-            issuer: DevelopmentSigningKey.issuer, audience: "gnomon", lifetime: .seconds(4 * 3_600))
     }
 }

@@ -18,11 +18,12 @@ extension EngineBenchmark {
     /// - Throws: ``BenchError`` when the jobs cannot be encoded.
     func measureBurst() async throws {
         let run = self.nextRun()
+        let queue = Self.queue(of: run)
         let count = self.options.burstJobs
         let payload = BenchJobPayload(run: run, time: 0).json
         let requests = try stride(from: 0, to: count, by: BatchSubmitter.batchSize).map { first in
             let jobs = (first..<min(first + BatchSubmitter.batchSize, count)).map { _ in
-                V1.JobSpec(queue: Self.queue, payloadJSON: payload)
+                V1.JobSpec(queue: queue, payloadJSON: payload)
             }
             return try V1.SubmitJobsRequest(jobs: jobs).serializedBytes()
         }
@@ -32,7 +33,9 @@ extension EngineBenchmark {
             "burst: submitting \(formatCount(count)) jobs in batches of 1,000, \(inFlight) calls in flight "
                 + "on \(connections) connections")
         let before = self.cpuTimes()
-        let submitted = await self.makeSubmitter().submit(encoded: requests)
+        let submitted = await self.profiled("burst: submit") {
+            await self.makeSubmitter().submit(encoded: requests)
+        }
         let rate = Double(submitted.accepted) / max(submitted.elapsed.seconds, 1e-9)
         self.report.add(
             "burst: jobs submitted per second, batches of 1,000",
@@ -43,17 +46,20 @@ extension EngineBenchmark {
                 + "p99 \(formatLatency(submitted.calls.percentile(0.99))); "
                 + self.cpuTimes().usage(since: before, over: submitted.elapsed) + submitted.failureNote
         )
-        try await self.drainBurst(run: run, count: submitted.accepted)
+        try await self.profiled("burst: drain") {
+            try await self.drainBurst(run: run, queue: queue, count: submitted.accepted)
+        }
     }
 
-    private func drainBurst(run: Int, count: Int) async throws {
+    private func drainBurst(run: Int, queue: String, count: Int) async throws {
         let streams = self.options.workerStreams
         let capacity = self.options.workerCapacity
         printProgress("burst: draining with \(streams) lease streams of capacity \(capacity)")
         let before = self.cpuTimes()
         let start = self.clock.now
-        try self.startWorkers()
+        let workers = try self.startWorkers(queue: queue)
         let drained = await self.log.wait(run: run, for: count, completions: true, stall: Self.drainStall)
+        await workers.stop()
         let tally = self.log.tally(run)
         let end = tally.lastCompletion ?? self.clock.now
         let elapsed = Duration.microseconds(end - start)

@@ -9,31 +9,27 @@ import GnomonProtocol
 /// process, over loopback TLS, so every figure includes all three sharing the machine's cores.
 /// Not `Sendable`: the report and the run's state belong to the task that runs it.
 final class EngineBenchmark {
-    /// The queue the workers serve and the measured jobs go to.
-    static let queue = "bench"
-    /// The tenant that holds the second backlog, which no worker serves.
-    static let otherTenant = "bench-other"
-
     let options: EngineBenchmarkOptions
     let server: EngineServerProcess
     let postmasterPID: Int32
     let serverSettings: [String: String]
+    /// PostgreSQL's statements and waits per phase; `nil` with `--no-database-stats`.
+    let profile: DatabaseProfile?
     let clock = EngineClock()
     let log = ReceiptLog()
     let group: EventLoopGroup
     let tls: TLSClientContext
     let report = BenchmarkReport(title: "Engine: `gnomon-bench engine`")
-    /// The `default` tenant's admin token, which may submit; the platform admin's; a worker's.
+    /// The `default` tenant's admin token, which may submit; a worker's.
     let adminToken: String
-    let platformToken: String
     let workerToken: String
-    let signer: JWTSigner
     /// Channels that submit, in batches or one job a call; and one per lease stream.
     let submitChannels: [RPCChannel]
     let workerChannels: [RPCChannel]
-    var workers: NoOpWorkerPool?
     /// The steady runs' latencies by rate, for the backlog's comparison.
     var steadyLatencies: [Int: LatencyDistribution] = [:]
+    /// What PostgreSQL did in each phase, as Markdown, in the order the phases ran.
+    var profiles: [String] = []
     private var lastRun = 0
 
     /// Reads the server's tokens, mints a worker token and prepares the client side.
@@ -43,23 +39,25 @@ final class EngineBenchmark {
     ///   - server: The running `gnomond`.
     ///   - postmasterPID: PostgreSQL's postmaster, whose CPU time is reported.
     ///   - serverSettings: PostgreSQL's settings, for the report.
+    ///   - profile: Where PostgreSQL's statements and waits are read, if anywhere.
     /// - Throws: ``BenchError``, ``AuthenticationError`` or ``TLSError`` when the client side
     ///   cannot be set up.
     init(
         options: EngineBenchmarkOptions,
         server: EngineServerProcess,
         postmasterPID: Int32,
-        serverSettings: [String: String]
+        serverSettings: [String: String],
+        profile: DatabaseProfile?
     ) throws {
         self.options = options
         self.server = server
         self.postmasterPID = postmasterPID
         self.serverSettings = serverSettings
+        self.profile = profile
         let folder = server.dataDirectory + "/dev"
         self.adminToken = try Self.token(in: folder + "/admin.token")
-        self.platformToken = try Self.token(in: folder + "/platform-admin.token")
-        self.signer = try DevelopmentSigningKey.loadOrCreate(in: folder).makeSigner()
-        self.workerToken = try self.signer.sign(
+        let signer = try DevelopmentSigningKey.loadOrCreate(in: folder).makeSigner()
+        self.workerToken = try signer.sign(
             principal: Principal(tenantID: "default", subject: "bench-worker", roles: [.worker]),
             issuer: DevelopmentSigningKey.issuer, audience: "gnomon", lifetime: .seconds(4 * 3_600))
         self.group = try EventLoopGroup(name: "bench-client")
@@ -81,12 +79,11 @@ final class EngineBenchmark {
             if self.options.runs(.burst) {
                 try await self.measureBurst()
             }
-            try self.startWorkers()
             if self.options.runs(.steady) {
-                await self.measureSteady()
+                try await self.measureSteady()
             }
             if self.options.runs(.fanOut) {
-                await self.measureFanOut()
+                try await self.measureFanOut()
             }
             if self.options.runs(.backlog) {
                 try await self.measureBacklog()
@@ -98,13 +95,30 @@ final class EngineBenchmark {
         await self.shutDown()
         self.describeSettings(loadBefore: loadBefore, loadAfter: MachineInfo.loadAverage())
         self.describeProblems()
+        if !self.profiles.isEmpty {
+            self.report.addSection(
+                "Where PostgreSQL's time went",
+                """
+                Per phase: the backends of `gnomond`'s connections that were inside a transaction, sampled every \
+                \(Int(DatabaseProfile.interval.seconds * 1_000)) ms from `pg_stat_activity`, by what each was doing \
+                (`running` is on a CPU or runnable; `Lock:…` waits for a row or transaction lock; `idle in \
+                transaction` waits for `gnomond` to send the next statement); then the statements with the most \
+                execution time, from `pg_stat_statements` (time spent waiting for locks included).
+                """ + "\n\n" + self.profiles.joined(separator: "\n\n"))
+        }
         return self.report.markdown(machine: MachineInfo.current())
     }
 
-    /// A fresh run number, which the run's job payloads carry.
+    /// A fresh run number, which the run's job payloads carry and its queue is named after.
     func nextRun() -> Int {
         self.lastRun += 1
         return self.lastRun
+    }
+
+    /// The queue of a run: each run has its own, so that jobs one run left behind never reach
+    /// the workers of the next.
+    static func queue(of run: Int) -> String {
+        "bench-\(run)"
     }
 
     /// The CPU times of server, PostgreSQL and client now.
@@ -112,25 +126,37 @@ final class EngineBenchmark {
         CPUTimes.read(serverPID: self.server.pid, postmasterPID: self.postmasterPID)
     }
 
-    /// A producer of one-job calls on the submitting channels, as the `default` tenant's admin.
-    func makeProducer() -> OpenLoopProducer {
-        OpenLoopProducer(channels: self.submitChannels, token: self.adminToken, queue: Self.queue, clock: self.clock)
-    }
-
-    /// A batch submitter on the submitting channels, 2 calls in flight on each.
-    func makeSubmitter(token: String? = nil) -> BatchSubmitter {
-        BatchSubmitter(
-            channels: self.submitChannels, callsPerChannel: self.options.batchesInFlight,
-            token: token ?? self.adminToken)
-    }
-
-    /// Opens the workers' lease streams, unless they are open.
-    func startWorkers() throws {
-        guard self.workers == nil else {
-            return
+    /// Runs `body` as a phase whose database activity the report lists under `name`.
+    @discardableResult
+    func profiled<T>(_ name: String, _ body: () async throws -> T) async rethrows -> T {
+        await self.profile?.reset()
+        let value = try await body()
+        if let profile = self.profile {
+            self.profiles.append(await profile.summary(of: name))
         }
-        self.workers = try NoOpWorkerPool.start(
-            channels: self.workerChannels, queue: Self.queue, capacity: self.options.workerCapacity,
+        return value
+    }
+
+    /// A producer of one-job calls on the submitting channels, as the `default` tenant's admin.
+    ///
+    /// - Parameters:
+    ///   - queue: The queue the jobs go to.
+    ///   - lead: How long after its intended submission each job is due; immediate when zero.
+    func makeProducer(queue: String, lead: Duration) -> OpenLoopProducer {
+        OpenLoopProducer(
+            channels: self.submitChannels, token: self.adminToken, queue: queue, lead: lead, clock: self.clock)
+    }
+
+    /// A batch submitter on the submitting channels, with the calls in flight `--submit-connections` asks.
+    func makeSubmitter() -> BatchSubmitter {
+        BatchSubmitter(
+            channels: self.submitChannels, callsPerChannel: self.options.batchesInFlight, token: self.adminToken)
+    }
+
+    /// Opens the workers' lease streams on `queue`.
+    func startWorkers(queue: String) throws -> NoOpWorkerPool {
+        try NoOpWorkerPool.start(
+            channels: self.workerChannels, queue: queue, capacity: self.options.workerCapacity,
             token: self.workerToken, log: self.log, clock: self.clock)
     }
 
@@ -150,8 +176,6 @@ final class EngineBenchmark {
     }
 
     private func shutDown() async {
-        await self.workers?.stop()
-        self.workers = nil
         for channel in self.submitChannels + self.workerChannels {
             channel.close()
         }

@@ -25,22 +25,30 @@ struct EngineBenchmarkOptions: Sendable {
     var workerStreams = 8
     /// The capacity each lease stream asks for.
     var workerCapacity = 64
-    /// The open-loop rates of the steady runs, in jobs per second.
+    /// The open-loop rates of the steady runs with immediate jobs, in jobs per second.
     var steadyRates = [500, 1_000, 2_000, 5_000]
+    /// The open-loop rates of the steady runs whose jobs are due ``scheduledLead`` after submission.
+    var scheduledRates = [2_000]
+    /// How long after its submission a scheduled run's job is due.
+    var scheduledLead: Duration = .milliseconds(100)
     /// How long each steady run submits.
-    var steadyDuration: Duration = .seconds(30)
+    var steadyDuration: Duration = .seconds(20)
     /// Jobs the fan-out submits for one instant.
     var fanOutJobs = 10_000
     /// How far ahead of the submission the fan-out's instant lies.
     var fanOutLead: Duration = .seconds(3)
-    /// Jobs in each backlog: not yet due in the workers' queue, then runnable in another tenant's.
+    /// Jobs in the backlog, due hours ahead in the queue of the backlog run.
     var backlogJobs = 1_000_000
+    /// Whether PostgreSQL's statements and waits are recorded per phase.
+    var databaseStats = true
+    /// PostgreSQL settings added to or replacing the benchmark's own.
+    var serverSettings: [String: String] = [:]
     /// The `gnomond` binary to measure; the one built beside this executable when `nil`.
     var gnomondPath: String?
     /// A file the Markdown report is appended to, besides standard output.
     var outputFile: String?
 
-    /// The open-loop rate of the backlog runs and of the empty run they are compared with.
+    /// The open-loop rate of the backlog run and of the empty run it is compared with.
     static let backlogRate = 1_000
 
     /// The parser of the `engine` subcommand's options.
@@ -57,7 +65,7 @@ struct EngineBenchmarkOptions: Sendable {
                 help: "The parts to run, comma-separated; they always run in this order."
             ),
             .value(
-                "burst-jobs", valueName: "N", defaultDescription: "100000; 10000 with --quick",
+                "burst-jobs", valueName: "N", defaultDescription: "100000; 3000 with --quick",
                 help: "Jobs submitted in batches of 1,000, then drained."),
             .value(
                 "submit-connections", valueName: "N", default: "4",
@@ -69,17 +77,30 @@ struct EngineBenchmarkOptions: Sendable {
                 "capacity", valueName: "N", default: "64",
                 help: "Capacity of each lease stream; above 99 its completions queue in the client."),
             .value(
-                "rates", valueName: "LIST", default: "500,1000,2000,5000",
-                help: "Jobs per second of the open-loop steady runs, comma-separated."),
+                "rates", valueName: "LIST", defaultDescription: "500,1000,2000,5000; 200,1000 with --quick",
+                help: "Jobs per second of the open-loop steady runs of immediate jobs, comma-separated."),
             .value(
-                "steady-seconds", valueName: "N", defaultDescription: "30; 4 with --quick",
-                help: "How long each steady run and each backlog run submits."),
+                "scheduled-rates", valueName: "LIST", defaultDescription: "2000; 200 with --quick",
+                help: "Jobs per second of the steady runs whose jobs are due --lead-ms after submission; "
+                    + "0 runs none."),
             .value(
-                "fan-out-jobs", valueName: "N", defaultDescription: "10000; 2000 with --quick",
+                "lead-ms", valueName: "N", default: "100",
+                help: "How long after submission a scheduled run's jobs are due, in milliseconds."),
+            .value(
+                "steady-seconds", valueName: "N", defaultDescription: "20; 2 with --quick",
+                help: "How long each steady run and the backlog run submit."),
+            .value(
+                "fan-out-jobs", valueName: "N", defaultDescription: "10000; 1000 with --quick",
                 help: "Jobs due at one instant, 3 s after they are submitted."),
             .value(
-                "backlog", valueName: "N", defaultDescription: "1000000; 20000 with --quick",
-                help: "Jobs in each backlog; 0 skips the backlog runs."),
+                "backlog", valueName: "N", defaultDescription: "1000000; 10000 with --quick",
+                help: "Jobs due in 6 hours in the backlog run's queue; 0 skips the backlog run."),
+            .value(
+                "set", valueName: "NAME=VALUE",
+                help: "A PostgreSQL server setting to add or override; may be repeated. The report lists it."),
+            .flag(
+                "no-database-stats",
+                help: "Do not load pg_stat_statements nor sample pg_stat_activity (both on by default)."),
             .value(
                 "gnomond", valueName: "PATH", defaultDescription: "the gnomond beside this executable",
                 help: "The server binary to measure."),
@@ -92,6 +113,9 @@ struct EngineBenchmarkOptions: Sendable {
             .init(
                 "The steady runs alone, 2 minutes each.",
                 command: "gnomon-bench engine --phases steady --steady-seconds 120"),
+            .init(
+                "Measure with a PostgreSQL setting changed.",
+                command: "gnomon-bench engine --phases burst --set autovacuum_naptime=5s"),
         ],
         includesVersionOption: false
     )
@@ -106,14 +130,21 @@ struct EngineBenchmarkOptions: Sendable {
         let quick = values.isSet("quick")
         self.isQuick = quick
         self.phases = try Self.phases(values.string("phases"))
-        self.burstJobs = try values.integer("burst-jobs", in: 1_000...10_000_000) ?? (quick ? 10_000 : 100_000)
+        self.burstJobs = try values.integer("burst-jobs", in: 1_000...10_000_000) ?? (quick ? 3_000 : 100_000)
         self.submitConnections = try values.integer("submit-connections", in: 1...64) ?? self.submitConnections
         self.workerStreams = try values.integer("workers", in: 1...64) ?? self.workerStreams
         self.workerCapacity = try values.integer("capacity", in: 1...1_000) ?? self.workerCapacity
-        self.steadyRates = try Self.rates(values.string("rates")) ?? self.steadyRates
-        self.steadyDuration = .seconds(try values.integer("steady-seconds", in: 1...3_600) ?? (quick ? 4 : 30))
-        self.fanOutJobs = try values.integer("fan-out-jobs", in: 1...1_000_000) ?? (quick ? 2_000 : 10_000)
-        self.backlogJobs = try values.integer("backlog", in: 0...100_000_000) ?? (quick ? 20_000 : 1_000_000)
+        self.steadyRates =
+            try Self.rates(values.string("rates"), option: "rates") ?? (quick ? [200, 1_000] : self.steadyRates)
+        self.scheduledRates =
+            try Self.rates(values.string("scheduled-rates"), option: "scheduled-rates", allowingNone: true)
+            ?? (quick ? [200] : self.scheduledRates)
+        self.scheduledLead = .milliseconds(try values.integer("lead-ms", in: 1...60_000) ?? 100)
+        self.steadyDuration = .seconds(try values.integer("steady-seconds", in: 1...3_600) ?? (quick ? 2 : 20))
+        self.fanOutJobs = try values.integer("fan-out-jobs", in: 1...1_000_000) ?? (quick ? 1_000 : 10_000)
+        self.backlogJobs = try values.integer("backlog", in: 0...100_000_000) ?? (quick ? 10_000 : 1_000_000)
+        self.databaseStats = !values.isSet("no-database-stats")
+        self.serverSettings = try PostgresSettingsOption.parse(values.strings("set"))
         self.gnomondPath = try values.nonEmptyString("gnomond")
         self.outputFile = try values.nonEmptyString("output")
     }
@@ -140,17 +171,22 @@ struct EngineBenchmarkOptions: Sendable {
         return chosen
     }
 
-    private static func rates(_ text: String?) throws(UsageError) -> [Int]? {
+    private static func rates(_ text: String?, option: String, allowingNone: Bool = false) throws(UsageError)
+        -> [Int]?
+    {
         guard let text else {
             return nil
+        }
+        if allowingNone && text.trimmingCharacters(in: .whitespaces) == "0" {
+            return []
         }
         let rates = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
         guard !rates.isEmpty, rates.allSatisfy({ $0.map { (1...100_000).contains($0) } ?? false }) else {
             throw UsageError(
                 code: .invalidValue,
-                message: "option '--rates' expects jobs per second from 1 to 100000, comma-separated, such as "
+                message: "option '--\(option)' expects jobs per second from 1 to 100000, comma-separated, such as "
                     + "500,1000; got '\(text)'",
-                option: "--rates")
+                option: "--\(option)")
         }
         return rates.compactMap { $0 }.sorted()
     }

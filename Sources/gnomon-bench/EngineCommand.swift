@@ -35,7 +35,9 @@ enum EngineCommand {
     private static func measure(_ options: EngineBenchmarkOptions) async throws -> String {
         OpenFileLimit.raiseToHardLimit()
         let executable = try options.gnomondPath ?? Self.builtServer()
-        let cluster = try BenchCluster.make(overrides: [:])
+        let profiling = options.databaseStats ? DatabaseProfile.settings : [:]
+        let cluster = try BenchCluster.make(
+            overrides: profiling.merging(options.serverSettings) { _, override in override })
         printError("starting PostgreSQL in \(cluster.folder)")
         do {
             let markdown = try await self.measure(options, cluster: cluster, executable: executable)
@@ -60,17 +62,24 @@ enum EngineCommand {
             dataDirectory: cluster.folder + "/gnomond"
         )
         printError("gnomond running as process \(server.pid) on 127.0.0.1:\(server.port)")
+        var profile: DatabaseProfile?
         do {
+            if options.databaseStats {
+                profile = try await DatabaseProfile.start(connectionString: endpoint.socketConnectionString)
+            }
             let benchmark = try EngineBenchmark(
                 options: options,
                 server: server,
                 postmasterPID: try CPUTimes.postmasterPID(dataDirectory: cluster.dataDirectory),
-                serverSettings: cluster.serverSettings
+                serverSettings: cluster.serverSettings,
+                profile: profile
             )
             let markdown = try await benchmark.run()
+            profile?.stop()
             await server.stop()
             return markdown
         } catch {
+            profile?.stop()
             await server.stop()
             throw error
         }

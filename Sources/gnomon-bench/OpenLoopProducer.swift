@@ -5,7 +5,8 @@ import Synchronization
 /// Submits jobs one `SubmitJob` call each, on a fixed timetable, whatever the server's pace.
 ///
 /// Job `i` of a run at `rate` jobs per second is meant to go out `i / rate` seconds after the
-/// start, and that intended time is what its payload carries. The producer sleeps until each
+/// start. An immediate job's payload carries that intended time; a job due `lead` later carries
+/// its due time, rounded up to the whole millisecond its `run_at_unix_ms` names. The producer sleeps until each
 /// intended time and starts the call without waiting for the previous ones, so a slow server
 /// or a slow client adds to the measured latency instead of thinning the load (no coordinated
 /// omission). Calls go round-robin over the channels.
@@ -33,6 +34,8 @@ struct OpenLoopProducer: Sendable {
     /// A token whose role may submit jobs.
     let token: String
     let queue: String
+    /// How long after its intended submission each job is due; zero submits immediate jobs.
+    let lead: Duration
     let clock: EngineClock
 
     /// Submits `rate × duration` jobs of `run` on the timetable, then waits for the last answers.
@@ -52,7 +55,7 @@ struct OpenLoopProducer: Sendable {
                 }
                 worstDelay = max(worstDelay, self.clock.now - intended)
                 let channel = self.channels[index % self.channels.count]
-                let spec = V1.JobSpec(queue: self.queue, payloadJSON: BenchJobPayload(run: run, time: intended).json)
+                let spec = self.job(of: run, intended: intended)
                 group.addTask {
                     await Self.submit(spec, on: channel, metadata: metadata, into: outcome)
                 }
@@ -64,6 +67,16 @@ struct OpenLoopProducer: Sendable {
             outcome.lastIntended = start + Int64(max(planned - 1, 0)) * 1_000_000 / Int64(rate)
             return outcome
         }
+    }
+
+    /// The job meant to go out at `intended`: immediate, or due `lead` later.
+    private func job(of run: Int, intended: Int64) -> V1.JobSpec {
+        guard self.lead > .zero else {
+            return V1.JobSpec(queue: self.queue, payloadJSON: BenchJobPayload(run: run, time: intended).json)
+        }
+        let due = self.clock.unixMilliseconds(atOrAfter: intended + Int64(self.lead.seconds * 1e6))
+        let payload = BenchJobPayload(run: run, time: self.clock.microseconds(unixMilliseconds: due))
+        return V1.JobSpec(queue: self.queue, payloadJSON: payload.json, start: .runAtUnixMs(due))
     }
 
     private static func submit(
