@@ -3,28 +3,57 @@ import Glibc
 
 /// CPU time used so far by the server, by PostgreSQL and by this process, read from `/proc`.
 ///
-/// PostgreSQL's time is the postmaster's, its live children's, and that of the children it
-/// has reaped (its `cutime` and `cstime`), so that backends and autovacuum workers that exit
-/// within a run are still counted.
+/// PostgreSQL's time is that of the postmaster and of each of its live children, kept per
+/// process, plus what the postmaster has reaped (its `cutime` and `cstime`). A backend that
+/// exits adds its whole life's time to the reaped total at once, so ``usage(since:over:)``
+/// takes off what such a backend had already used at the earlier reading: a phase counts only
+/// what was used within it.
 struct CPUTimes: Sendable {
-    var server: Duration
-    var postgres: Duration
-    var client: Duration
+    /// Clock ticks of `gnomond` and its reaped children.
+    var serverTicks: Int
+    /// Clock ticks of this process.
+    var clientTicks: Int
+    /// Clock ticks of the postmaster itself and of the children it reaped.
+    var postmasterTicks: Int
+    /// Clock ticks of each live child of the postmaster, by process id.
+    var backendTicks: [Int32: Int]
 
-    /// Reads the three processes' times now; a process that is gone counts as zero.
+    /// Reads the three parties' times now; a process that is gone counts as zero.
     ///
     /// - Parameters:
     ///   - serverPID: The `gnomond` process.
     ///   - postmasterPID: PostgreSQL's postmaster.
     static func read(serverPID: Int32, postmasterPID: Int32) -> CPUTimes {
-        var postgres = Self.ticks(of: postmasterPID, includingReaped: true)
+        var backends: [Int32: Int] = [:]
         for pid in Self.children(of: postmasterPID) {
-            postgres += Self.ticks(of: pid, includingReaped: false)
+            backends[pid] = Self.ticks(of: pid, includingReaped: false)
         }
         return CPUTimes(
-            server: Self.duration(ticks: Self.ticks(of: serverPID, includingReaped: true)),
-            postgres: Self.duration(ticks: postgres),
-            client: Self.duration(ticks: Self.ticks(of: getpid(), includingReaped: false))
+            serverTicks: Self.ticks(of: serverPID, includingReaped: true),
+            clientTicks: Self.ticks(of: getpid(), includingReaped: false),
+            postmasterTicks: Self.ticks(of: postmasterPID, includingReaped: true),
+            backendTicks: backends
+        )
+    }
+
+    /// The cores each party used between `earlier` and now, in that order: server, PostgreSQL, client.
+    ///
+    /// - Parameters:
+    ///   - earlier: The times at the start.
+    ///   - elapsed: How long passed between the two readings.
+    func cores(since earlier: CPUTimes, over elapsed: Duration) -> (server: Double, postgres: Double, client: Double) {
+        let seconds = max(elapsed.seconds, 1e-9)
+        // Backends gone since the earlier reading were reaped: their time so far is in the
+        // reaped total now, and the part used before `earlier` must not count.
+        let exitedBefore = earlier.backendTicks.filter { self.backendTicks[$0.key] == nil }.values.reduce(0, +)
+        let live = self.backendTicks.reduce(0) { total, entry in
+            total + entry.value - (earlier.backendTicks[entry.key] ?? 0)
+        }
+        let postgres = self.postmasterTicks - earlier.postmasterTicks - exitedBefore + live
+        return (
+            Self.seconds(ticks: self.serverTicks - earlier.serverTicks) / seconds,
+            Self.seconds(ticks: postgres) / seconds,
+            Self.seconds(ticks: self.clientTicks - earlier.clientTicks) / seconds
         )
     }
 
@@ -34,12 +63,10 @@ struct CPUTimes: Sendable {
     ///   - earlier: The times at the start.
     ///   - elapsed: How long passed between the two readings.
     func usage(since earlier: CPUTimes, over elapsed: Duration) -> String {
-        let seconds = max(elapsed.seconds, 1e-9)
+        let cores = self.cores(since: earlier, over: elapsed)
         return String(
             format: "CPU in cores: gnomond %.2f, PostgreSQL %.2f, benchmark client %.2f",
-            (self.server - earlier.server).seconds / seconds,
-            (self.postgres - earlier.postgres).seconds / seconds,
-            (self.client - earlier.client).seconds / seconds
+            cores.server, cores.postgres, cores.client
         )
     }
 
@@ -85,7 +112,7 @@ struct CPUTimes: Sendable {
         return stat[stat.index(after: close)...].split(separator: " ")
     }
 
-    private static func duration(ticks: Int) -> Duration {
-        .seconds(Double(ticks) / Double(max(sysconf(Int32(_SC_CLK_TCK)), 1)))
+    private static func seconds(ticks: Int) -> Double {
+        Double(ticks) / Double(max(sysconf(Int32(_SC_CLK_TCK)), 1))
     }
 }

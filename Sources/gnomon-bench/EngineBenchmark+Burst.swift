@@ -58,9 +58,12 @@ extension EngineBenchmark {
         let before = self.cpuTimes()
         let start = self.clock.now
         let workers = try self.startWorkers(queue: queue)
-        let drained = await self.log.wait(run: run, for: count, completions: true, stall: Self.drainStall)
-        await workers.stop()
+        let limit = self.clock.instant(at: start) + self.options.drainLimit
+        let drained = await self.log.wait(
+            run: run, for: count, completions: true, stall: Self.drainStall, deadline: limit)
+        let cpu = self.cpuTimes().usage(since: before, over: .microseconds(self.clock.now - start))
         let tally = self.log.tally(run)
+        await workers.stop()
         let end = tally.lastCompletion ?? self.clock.now
         let elapsed = Duration.microseconds(end - start)
         let rate = Double(tally.completed) / max(elapsed.seconds, 1e-9)
@@ -68,8 +71,13 @@ extension EngineBenchmark {
             Self.drainTarget.verdict(for: rate) + "; \(formatCount(tally.completed)) jobs completed in "
             + "\(formatMilliseconds(elapsed)) by \(streams) lease streams of capacity \(capacity), one connection "
             + "each; first job received \(LatencyDistribution.text((tally.firstReceipt ?? start) - start)) after "
-            + "the streams opened; " + self.cpuTimes().usage(since: before, over: .microseconds(self.clock.now - start))
-        if !drained {
+            + "the streams opened; " + cpu
+        if !drained && ContinuousClock.now >= limit {
+            note +=
+                "; the drain was stopped at the limit of \(Int(self.options.drainLimit.seconds)) s "
+                + "(`--drain-seconds`) with \(formatCount(count - tally.completed)) jobs left in the queue, so the "
+                + "rate is over the jobs completed by then"
+        } else if !drained {
             note +=
                 "; STALLED: no completion for \(Int(Self.drainStall.seconds)) s after \(formatCount(tally.completed)) "
                 + "of \(formatCount(count)) (\(formatCount(tally.received)) received)"

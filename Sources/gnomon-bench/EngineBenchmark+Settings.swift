@@ -75,6 +75,9 @@ extension EngineBenchmark {
         if backlogStarts > 0 {
             lines.append("- \(formatCount(backlogStarts)) jobs of the backlog were leased hours before their time")
         }
+        for note in self.settleNotes {
+            lines.append("- " + note)
+        }
         if let status = self.server.exitStatus {
             lines.append("- gnomond exited during the run with status \(status)")
         }

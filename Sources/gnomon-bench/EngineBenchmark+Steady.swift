@@ -72,7 +72,7 @@ extension EngineBenchmark {
             run, rate: rate, duration: self.options.steadyDuration)
         let lastDue = submitted.lastIntended + Int64(lead.seconds * 1e6)
         let deadline = self.clock.instant(at: lastDue) + Self.steadyGrace
-        _ = await self.log.wait(run: run, for: submitted.planned, stall: Self.steadyGrace, deadline: deadline)
+        _ = await self.log.wait(run: run, for: submitted.sent, stall: Self.steadyGrace, deadline: deadline)
         let cpu = self.cpuTimes().usage(since: before, over: .microseconds(self.clock.now - start))
         let tally = self.log.tally(run)
         // Completions still in flight would land in the next run's time.
@@ -96,6 +96,12 @@ extension EngineBenchmark {
             + "SubmitJob call p50 \(formatLatency(submitted.calls.percentile(0.5))), "
             + "p99 \(formatLatency(submitted.calls.percentile(0.99))); "
             + "producer at worst \(LatencyDistribution.text(submitted.worstStartDelay)) behind its timetable; \(cpu)"
+        if let stoppedAt = submitted.stoppedAt {
+            note +=
+                "; OVERLOADED: the producer stopped \(LatencyDistribution.text(stoppedAt - start)) in, with "
+                + "\(formatCount(max(1_000, rate * OpenLoopProducer.overloadSeconds))) calls unanswered; the "
+                + "\(formatCount(submitted.planned - submitted.sent)) jobs it did not send count as lost"
+        }
         if submitted.failed > 0 {
             note +=
                 "; \(formatCount(submitted.failed)) submissions failed, the first with: "

@@ -30,6 +30,8 @@ final class EngineBenchmark {
     var steadyLatencies: [Int: LatencyDistribution] = [:]
     /// What PostgreSQL did in each phase, as Markdown, in the order the phases ran.
     var profiles: [String] = []
+    /// The phases that waited long for the machine to fall idle, and how long.
+    var settleNotes: [String] = []
     private var lastRun = 0
 
     /// Reads the server's tokens, mints a worker token and prepares the client side.
@@ -126,15 +128,50 @@ final class EngineBenchmark {
         CPUTimes.read(serverPID: self.server.pid, postmasterPID: self.postmasterPID)
     }
 
-    /// Runs `body` as a phase whose database activity the report lists under `name`.
+    /// The most ``settle(before:)`` waits.
+    static let settleLimit: Duration = .seconds(120)
+    /// Server and PostgreSQL together below this many cores count as idle.
+    static let idleCores = 0.15
+
+    /// Runs `body` as a phase whose database activity the report lists under `name`, once the
+    /// machine has fallen idle.
     @discardableResult
     func profiled<T>(_ name: String, _ body: () async throws -> T) async rethrows -> T {
+        await self.settle(before: name)
         await self.profile?.reset()
         let value = try await body()
         if let profile = self.profile {
             self.profiles.append(await profile.summary(of: name))
         }
         return value
+    }
+
+    /// Waits until `gnomond` and PostgreSQL have used less than ``idleCores`` for two half
+    /// seconds in a row, at most ``settleLimit``: a phase must not pay for the calls an overloaded
+    /// one left in the server, nor for the autovacuum that a large submission sets off.
+    func settle(before phase: String) async {
+        let start = ContinuousClock.now
+        var previous = (self.cpuTimes(), start)
+        var quietReadings = 0
+        while quietReadings < 2 {
+            guard ContinuousClock.now - start < Self.settleLimit else {
+                self.settleNotes.append(
+                    "before \(phase): gnomond and PostgreSQL were still busy after \(Self.settleLimit); the phase "
+                        + "started anyway")
+                return
+            }
+            try? await Task.sleep(for: .milliseconds(500))
+            let now = (self.cpuTimes(), ContinuousClock.now)
+            let cores = now.0.cores(since: previous.0, over: now.1 - previous.1)
+            quietReadings = cores.server + cores.postgres < Self.idleCores ? quietReadings + 1 : 0
+            previous = now
+        }
+        let waited = ContinuousClock.now - start
+        if waited > .seconds(3) {
+            printProgress("waited \(formatMilliseconds(waited)) for the machine to fall idle before \(phase)")
+            self.settleNotes.append(
+                "before \(phase): waited \(formatMilliseconds(waited)) for gnomond and PostgreSQL to fall idle")
+        }
     }
 
     /// A producer of one-job calls on the submitting channels, as the `default` tenant's admin.

@@ -17,6 +17,8 @@ struct EngineBenchmarkOptions: Sendable {
     var isQuick = false
     /// Jobs the burst submits and then drains.
     var burstJobs = 100_000
+    /// The longest the burst's drain is timed; jobs left then stay in the queue.
+    var drainLimit: Duration = .seconds(120)
     /// Connections that submit batches, each with ``batchesInFlight`` calls at once.
     var submitConnections = 4
     /// `SubmitJobs` calls each submitting connection keeps in flight.
@@ -67,6 +69,9 @@ struct EngineBenchmarkOptions: Sendable {
             .value(
                 "burst-jobs", valueName: "N", defaultDescription: "100000; 3000 with --quick",
                 help: "Jobs submitted in batches of 1,000, then drained."),
+            .value(
+                "drain-seconds", valueName: "N", defaultDescription: "120; 30 with --quick",
+                help: "The longest the burst's drain is timed; the rate is over the jobs completed by then."),
             .value(
                 "submit-connections", valueName: "N", default: "4",
                 help: "Connections submitting batches, each with 2 calls in flight."),
@@ -131,6 +136,7 @@ struct EngineBenchmarkOptions: Sendable {
         self.isQuick = quick
         self.phases = try Self.phases(values.string("phases"))
         self.burstJobs = try values.integer("burst-jobs", in: 1_000...10_000_000) ?? (quick ? 3_000 : 100_000)
+        self.drainLimit = .seconds(try values.integer("drain-seconds", in: 1...7_200) ?? (quick ? 30 : 120))
         self.submitConnections = try values.integer("submit-connections", in: 1...64) ?? self.submitConnections
         self.workerStreams = try values.integer("workers", in: 1...64) ?? self.workerStreams
         self.workerCapacity = try values.integer("capacity", in: 1...1_000) ?? self.workerCapacity

@@ -10,14 +10,24 @@ import Synchronization
 /// intended time and starts the call without waiting for the previous ones, so a slow server
 /// or a slow client adds to the measured latency instead of thinning the load (no coordinated
 /// omission). Calls go round-robin over the channels.
+///
+/// A server far slower than the timetable would gather calls without end, and go on working
+/// through them long after the run. The producer therefore stops early once more calls are
+/// unanswered than it would send in ``overloadSeconds``; the jobs it did not send count as lost.
 struct OpenLoopProducer: Sendable {
     /// How long one call may take.
     static let callTimeout: Duration = .seconds(30)
+    /// Seconds of the timetable's calls that may be unanswered at once before the run stops.
+    static let overloadSeconds = 2
 
     /// What one run submitted.
     struct Outcome: Sendable {
         /// Jobs the timetable held.
         var planned = 0
+        /// Jobs sent: all of them, unless the run stopped early.
+        var sent = 0
+        /// When the run stopped because too many calls were unanswered, on the ``EngineClock``.
+        var stoppedAt: Int64?
         /// Jobs the server acknowledged.
         var accepted = 0
         var failed = 0
@@ -26,7 +36,7 @@ struct OpenLoopProducer: Sendable {
         var calls = LatencySample()
         /// How far behind its timetable the producer started a call, at worst, in microseconds.
         var worstStartDelay: Int64 = 0
-        /// The timetable's last intended time, on the ``EngineClock``.
+        /// The intended time of the last job sent, on the ``EngineClock``.
         var lastIntended: Int64 = 0
     }
 
@@ -46,6 +56,9 @@ struct OpenLoopProducer: Sendable {
         // A little ahead, so that the first jobs are not late from the start.
         let start = self.clock.now + 20_000
         var worstDelay: Int64 = 0
+        var sent = 0
+        var stoppedAt: Int64?
+        let unansweredLimit = max(1_000, rate * Self.overloadSeconds)
         await withDiscardingTaskGroup { group in
             for index in 0..<planned {
                 let intended = start + Int64(index) * 1_000_000 / Int64(rate)
@@ -53,6 +66,11 @@ struct OpenLoopProducer: Sendable {
                 if instant > .now {
                     try? await Task.sleep(until: instant, tolerance: .zero, clock: .continuous)
                 }
+                if index - outcome.answered.load(ordering: .relaxed) >= unansweredLimit {
+                    stoppedAt = self.clock.now
+                    break
+                }
+                sent += 1
                 worstDelay = max(worstDelay, self.clock.now - intended)
                 let channel = self.channels[index % self.channels.count]
                 let spec = self.job(of: run, intended: intended)
@@ -63,8 +81,10 @@ struct OpenLoopProducer: Sendable {
         }
         return outcome.value.withLock { outcome in
             outcome.planned = planned
+            outcome.sent = sent
+            outcome.stoppedAt = stoppedAt
             outcome.worstStartDelay = worstDelay
-            outcome.lastIntended = start + Int64(max(planned - 1, 0)) * 1_000_000 / Int64(rate)
+            outcome.lastIntended = start + Int64(max(sent - 1, 0)) * 1_000_000 / Int64(rate)
             return outcome
         }
     }
@@ -101,10 +121,13 @@ struct OpenLoopProducer: Sendable {
                 outcome.firstFailure = outcome.firstFailure ?? "\(error)"
             }
         }
+        outcome.answered.add(1, ordering: .relaxed)
     }
 }
 
 /// The outcome that every call of a run adds to, from whichever task it ends on.
 private final class SharedOutcome: Sendable {
     let value = Mutex(OpenLoopProducer.Outcome())
+    /// Calls answered so far, successfully or not.
+    let answered = Atomic<Int>(0)
 }
