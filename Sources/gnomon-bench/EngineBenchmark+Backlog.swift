@@ -8,16 +8,16 @@ extension EngineBenchmark {
     /// due within any run.
     static let backlogDelay: Int64 = 6 * 3_600_000
 
-    /// Runs the steady load at 1,000 jobs/s into a queue that holds a backlog not yet due, and
-    /// compares its p99 with the empty run's.
+    /// Runs the steady load at `--backlog-rate` (1,000 jobs/s) into a queue that holds a backlog
+    /// not yet due, and compares its p99 with the empty run's.
     ///
-    /// The empty run is the steady run at 1,000 jobs/s when there was one; otherwise it is run
+    /// The empty run is the steady run at that rate when there was one; otherwise it is run
     /// here first. The backlog goes in through `SubmitJobs` in batches before the workers open
     /// their streams on the queue; it stays in the table until the end of the benchmark.
     ///
     /// - Throws: ``ProtocolError`` when the workers' request cannot be encoded.
     func measureBacklog() async throws {
-        let rate = EngineBenchmarkOptions.backlogRate
+        let rate = self.options.backlogRate
         let count = self.options.backlogJobs
         let empty: LatencyDistribution
         if let steady = self.steadyLatencies[rate] {

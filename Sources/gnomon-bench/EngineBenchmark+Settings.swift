@@ -46,7 +46,7 @@ extension EngineBenchmark {
             The backlog run's queue first receives \(formatCount(self.options.backlogJobs)) jobs due \
             \(Self.backlogDelay / 3_600_000) hours ahead, through `SubmitJobs`, before its workers open their \
             streams; it is compared with the steady run of immediate jobs at \
-            \(formatCount(EngineBenchmarkOptions.backlogRate)) jobs/s on an empty queue.
+            \(formatCount(self.options.backlogRate)) jobs/s on an empty queue.
 
             One-minute load average: \(String(format: "%.2f", loadBefore)) at the start, \
             \(String(format: "%.2f", loadAfter)) at the end.

@@ -97,10 +97,12 @@ extension EngineBenchmark {
             + "p99 \(formatLatency(submitted.calls.percentile(0.99))); "
             + "producer at worst \(LatencyDistribution.text(submitted.worstStartDelay)) behind its timetable; \(cpu)"
         if let stoppedAt = submitted.stoppedAt {
+            let sent = LatencyDistribution(measured: tally.latencies, lost: submitted.sent - tally.received)
             note +=
                 "; OVERLOADED: the producer stopped \(LatencyDistribution.text(stoppedAt - start)) in, with "
                 + "\(formatCount(max(1_000, rate * OpenLoopProducer.overloadSeconds))) calls unanswered; the "
-                + "\(formatCount(submitted.planned - submitted.sent)) jobs it did not send count as lost"
+                + "\(formatCount(submitted.planned - submitted.sent)) jobs it did not send count as lost; of the "
+                + "\(formatCount(submitted.sent)) sent: p50 \(sent.text(0.5)), p99 \(sent.text(0.99))"
         }
         if submitted.failed > 0 {
             note +=

@@ -28,7 +28,7 @@ struct EngineBenchmarkOptions: Sendable {
     /// The capacity each lease stream asks for.
     var workerCapacity = 64
     /// The open-loop rates of the steady runs with immediate jobs, in jobs per second.
-    var steadyRates = [500, 1_000, 2_000, 5_000]
+    var steadyRates = [100, 200, 500, 1_000, 2_000, 5_000]
     /// The open-loop rates of the steady runs whose jobs are due ``scheduledLead`` after submission.
     var scheduledRates = [2_000]
     /// How long after its submission a scheduled run's job is due.
@@ -41,6 +41,8 @@ struct EngineBenchmarkOptions: Sendable {
     var fanOutLead: Duration = .seconds(3)
     /// Jobs in the backlog, due hours ahead in the queue of the backlog run.
     var backlogJobs = 1_000_000
+    /// The open-loop rate of the backlog run and of the empty run it is compared with.
+    var backlogRate = 1_000
     /// Whether PostgreSQL's statements and waits are recorded per phase.
     var databaseStats = true
     /// PostgreSQL settings added to or replacing the benchmark's own.
@@ -49,9 +51,6 @@ struct EngineBenchmarkOptions: Sendable {
     var gnomondPath: String?
     /// A file the Markdown report is appended to, besides standard output.
     var outputFile: String?
-
-    /// The open-loop rate of the backlog run and of the empty run it is compared with.
-    static let backlogRate = 1_000
 
     /// The parser of the `engine` subcommand's options.
     static let parser = OptionParser(
@@ -82,7 +81,7 @@ struct EngineBenchmarkOptions: Sendable {
                 "capacity", valueName: "N", default: "64",
                 help: "Capacity of each lease stream; above 99 its completions queue in the client."),
             .value(
-                "rates", valueName: "LIST", defaultDescription: "500,1000,2000,5000; 200,1000 with --quick",
+                "rates", valueName: "LIST", defaultDescription: "100,200,500,1000,2000,5000; 200,1000 with --quick",
                 help: "Jobs per second of the open-loop steady runs of immediate jobs, comma-separated."),
             .value(
                 "scheduled-rates", valueName: "LIST", defaultDescription: "2000; 200 with --quick",
@@ -100,6 +99,9 @@ struct EngineBenchmarkOptions: Sendable {
             .value(
                 "backlog", valueName: "N", defaultDescription: "1000000; 10000 with --quick",
                 help: "Jobs due in 6 hours in the backlog run's queue; 0 skips the backlog run."),
+            .value(
+                "backlog-rate", valueName: "N", default: "1000",
+                help: "Jobs per second of the backlog run, and of the empty run it is compared with."),
             .value(
                 "set", valueName: "NAME=VALUE",
                 help: "A PostgreSQL server setting to add or override; may be repeated. The report lists it."),
@@ -149,6 +151,7 @@ struct EngineBenchmarkOptions: Sendable {
         self.steadyDuration = .seconds(try values.integer("steady-seconds", in: 1...3_600) ?? (quick ? 2 : 20))
         self.fanOutJobs = try values.integer("fan-out-jobs", in: 1...1_000_000) ?? (quick ? 1_000 : 10_000)
         self.backlogJobs = try values.integer("backlog", in: 0...100_000_000) ?? (quick ? 10_000 : 1_000_000)
+        self.backlogRate = try values.integer("backlog-rate", in: 1...100_000) ?? self.backlogRate
         self.databaseStats = !values.isSet("no-database-stats")
         self.serverSettings = try PostgresSettingsOption.parse(values.strings("set"))
         self.gnomondPath = try values.nonEmptyString("gnomond")
