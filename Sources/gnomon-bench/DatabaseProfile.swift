@@ -10,7 +10,10 @@ import Synchronization
 /// transaction, which means it waited for `gnomond` to send the transaction's next statement.
 final class DatabaseProfile: Sendable {
     /// The server settings the profile needs: the statement statistics loaded at start.
-    static let settings = ["shared_preload_libraries": "pg_stat_statements", "pg_stat_statements.max": "1000"]
+    static let settings = [
+        "shared_preload_libraries": "pg_stat_statements", "pg_stat_statements.max": "1000",
+        "pg_stat_statements.track_planning": "on",
+    ]
     /// How often the sampler looks at the backends.
     static let interval: Duration = .milliseconds(10)
 
@@ -111,6 +114,7 @@ final class DatabaseProfile: Sendable {
         var query: String
         var calls: Int
         var totalMilliseconds: Double
+        var planMilliseconds: Double
         var rows: Int
     }
 
@@ -118,14 +122,15 @@ final class DatabaseProfile: Sendable {
         let connection = try PostgresConnection(connectionString: connectionString)
         return try connection.query(
             """
-            SELECT query, calls, total_exec_time, rows FROM pg_stat_statements
+            SELECT query, calls, total_exec_time, total_plan_time, rows FROM pg_stat_statements
             WHERE query NOT LIKE '%pg_stat_%'
-            ORDER BY total_exec_time DESC LIMIT 10
+            ORDER BY total_exec_time + total_plan_time DESC LIMIT 10
             """
         ).rows.map { row in
             Statement(
                 query: try row.string("query"), calls: try row.int("calls"),
-                totalMilliseconds: Double(try row.string("total_exec_time")) ?? 0, rows: try row.int("rows"))
+                totalMilliseconds: Double(try row.string("total_exec_time")) ?? 0,
+                planMilliseconds: Double(try row.string("total_plan_time")) ?? 0, rows: try row.int("rows"))
         }
     }
 
@@ -141,8 +146,8 @@ final class DatabaseProfile: Sendable {
             "**\(phase)**: backends in a transaction, on average \(average) over \(formatCount(waits.samples)) "
                 + "samples: " + activity.joined(separator: ", ") + ".",
             "",
-            "| statement | calls | total | mean | rows |",
-            "| --- | ---: | ---: | ---: | ---: |",
+            "| statement | calls | executing | mean | planning | rows |",
+            "| --- | ---: | ---: | ---: | ---: | ---: |",
         ]
         for statement in statements {
             let text = statement.query.split(whereSeparator: \.isWhitespace).joined(separator: " ")
@@ -150,7 +155,9 @@ final class DatabaseProfile: Sendable {
             let mean = statement.totalMilliseconds / Double(max(statement.calls, 1))
             lines.append(
                 "| `\(short.replacingOccurrences(of: "|", with: "\\|"))` | \(formatCount(statement.calls)) | "
-                    + String(format: "%.0f ms | %.3f ms", statement.totalMilliseconds, mean)
+                    + String(
+                        format: "%.0f ms | %.3f ms | %.0f ms", statement.totalMilliseconds, mean,
+                        statement.planMilliseconds)
                     + " | \(formatCount(statement.rows)) |")
         }
         return lines.joined(separator: "\n")

@@ -105,7 +105,8 @@ final class EngineBenchmark {
                 \(Int(DatabaseProfile.interval.seconds * 1_000)) ms from `pg_stat_activity`, by what each was doing \
                 (`running` is on a CPU or runnable; `Lock:…` waits for a row or transaction lock; `idle in \
                 transaction` waits for `gnomond` to send the next statement); then the statements with the most \
-                execution time, from `pg_stat_statements` (time spent waiting for locks included).
+                time, from `pg_stat_statements`: executing (waits for locks included; the mean is per call) and \
+                planning.
                 """ + "\n\n" + self.profiles.joined(separator: "\n\n"))
         }
         return self.report.markdown(machine: MachineInfo.current())
