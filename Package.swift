@@ -85,7 +85,9 @@ let package = Package(
         ),
         .executableTarget(
             name: "gnomon-bench",
-            dependencies: ["GnomonCore", "GnomonProtocol", "GnomonNetwork", "GnomonStore", "GnomonClient", "CLibPQ"],
+            dependencies: [
+                "GnomonCore", "GnomonProtocol", "GnomonNetwork", "GnomonStore", "GnomonClient", "GnomonAuth", "CLibPQ",
+            ],
             swiftSettings: strictSettings
         ),
 

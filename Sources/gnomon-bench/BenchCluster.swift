@@ -23,7 +23,8 @@ struct BenchCluster {
     /// The development CA, certificate and key that the server serves when made with `tls`.
     let tlsFiles: CertificateFiles?
     private let postgres: EmbeddedPostgres
-    private let dataDirectory: String
+    /// The cluster's data folder, holding `postmaster.pid` while the server runs.
+    let dataDirectory: String
 
     /// Creates the folder; the cluster itself is created by ``start()``.
     ///

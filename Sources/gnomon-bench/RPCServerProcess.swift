@@ -75,7 +75,7 @@ final class RPCServerProcess: Sendable {
     }
 
     /// The path of this executable, which `/proc/self/exe` links to.
-    private static func ownExecutable() throws -> String {
+    static func ownExecutable() throws -> String {
         var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         let length = readlink("/proc/self/exe", &buffer, buffer.count - 1)
         guard length > 0 else {

@@ -64,22 +64,6 @@ struct StoreBenchmarkOptions: Sendable {
         self.claimSeconds = try values.integer("claim-seconds", in: 1...600) ?? self.claimSeconds
         self.bulkJobs = try values.integer("bulk-jobs", in: 1_000...10_000_000) ?? self.bulkJobs
         self.pendingRows = try values.integer("pending", in: 10_000...10_000_000) ?? self.pendingRows
-        self.serverSettings = try Self.settings(values.strings("set"))
-    }
-
-    private static func settings(_ pairs: [String]) throws(UsageError) -> [String: String] {
-        var settings: [String: String] = [:]
-        for pair in pairs {
-            let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
-            guard parts.count == 2, !parts[0].isEmpty else {
-                throw UsageError(
-                    code: .invalidValue,
-                    message: "option '--set' expects NAME=VALUE, such as autovacuum_naptime=10s, got '\(pair)'",
-                    option: "--set"
-                )
-            }
-            settings[parts[0]] = parts[1]
-        }
-        return settings
+        self.serverSettings = try PostgresSettingsOption.parse(values.strings("set"))
     }
 }

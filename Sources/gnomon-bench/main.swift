@@ -21,6 +21,7 @@ let topLevel = OptionParser(
     examples: [
         .init("Measure the PostgreSQL store.", command: "gnomon-bench store"),
         .init("Measure the RPC transport.", command: "gnomon-bench rpc"),
+        .init("Measure the job engine end to end.", command: "gnomon-bench engine"),
     ],
     stopsAtFirstPositional: true
 )
@@ -29,6 +30,7 @@ let benchmarkList = """
     Benchmarks:
       store    the PostgreSQL job store against the raw-SQL ceiling (see gnomon-bench store --help)
       rpc      the RPC transport over loopback TLS, beside PostgreSQL (see gnomon-bench rpc --help)
+      engine   the job engine end to end: submit, drain, latency, fan-out, backlogs (gnomon-bench engine --help)
     """
 
 let arguments = Array(CommandLine.arguments.dropFirst())
@@ -57,6 +59,9 @@ case "store":
 
 case "rpc":
     exit(await RPCCommand.run(arguments: Array(values.positionals.dropFirst())))
+
+case "engine":
+    exit(await EngineCommand.run(arguments: Array(values.positionals.dropFirst())))
 
 case RPCServerCommand.name:
     exit(await RPCServerCommand.run(arguments: Array(values.positionals.dropFirst())))
