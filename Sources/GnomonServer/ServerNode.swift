@@ -54,7 +54,8 @@ public actor ServerNode {
             "gnomond starting",
             ["version": GnomonVersion.current, LogKey.pid: String(getpid())]
         )
-        let (connectionString, isEmbedded) = try await self.connectionString()
+        let (databaseConnectionString, isEmbedded) = try await self.connectionString()
+        let connectionString = Self.sessionConnectionString(databaseConnectionString, leaseTTL: self.configuration.leaseTTL)
         let version = try await PostgresProbe.serverVersion(connectionString: connectionString)
         let (schemaVersion, store) = try await self.prepareSchema(connectionString)
         self.logger.info(
@@ -113,6 +114,19 @@ public actor ServerNode {
             self.embedded = nil
         }
         self.logger.info("gnomond stopped")
+    }
+
+    /// The database, with every session of this node ended by PostgreSQL once it has idled
+    /// inside a transaction for a lease lifetime.
+    ///
+    /// A node paused inside a transaction (stopped, swapped out, cut off mid-call) would
+    /// otherwise keep its row locks until it runs again and stall other nodes working for the
+    /// same tenant; by the end of a lease lifetime it has lost its shards anyway. Statements
+    /// that run long are not idle and are not affected.
+    static func sessionConnectionString(_ connectionString: String, leaseTTL: Duration) -> String {
+        let milliseconds = max(1_000, LeaseTiming(ttl: leaseTTL).ttlMilliseconds)
+        return PostgresConnectionString.addingServerSettings(
+            [("idle_in_transaction_session_timeout", String(milliseconds))], to: connectionString)
     }
 
     private func connectionString() async throws -> (String, Bool) {

@@ -145,6 +145,16 @@ final class GnomondCluster: Sendable {
         #expect(created.tenant?.id == id)
     }
 
+    /// Limits the jobs `id` may run at once, through one node.
+    func setMaxConcurrentRuns(_ id: String, _ limit: UInt32, through node: String) async throws {
+        let set: V1.SetQuotasResponse = try await self.node(node).channel.call(
+            .setQuotas,
+            V1.SetQuotasRequest(
+                tenantID: id, quotas: V1.Quotas(maxConcurrentRuns: limit), updateMask: ["max_concurrent_runs"]),
+            token: try self.token(nil, [.platformAdmin]))
+        #expect(set.quotas?.maxConcurrentRuns == limit)
+    }
+
     /// Starts the nodes at once, then waits until each is ready.
     private func start(_ names: [String]) async throws {
         for name in names {

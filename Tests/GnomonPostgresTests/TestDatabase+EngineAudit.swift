@@ -247,14 +247,4 @@ extension TestDatabase {
             ).rows.map { try $0.string("state") }
         }
     }
-
-    /// Has PostgreSQL end every later session of this database that stays idle inside a
-    /// transaction for longer than `timeout`.
-    func setIdleInTransactionTimeout(_ timeout: Duration) async throws {
-        let name = self.name
-        try await self.withConnection { connection in
-            try connection.execute(
-                script: "ALTER DATABASE \(name) SET idle_in_transaction_session_timeout = \(timeout.wholeMilliseconds)")
-        }
-    }
 }

@@ -36,4 +36,20 @@ struct PostgresConnectionStringTests {
         #expect(PostgresConnectionString.adding(Self.timeouts, to: "") == "connect_timeout=2 tcp_user_timeout=5000")
         #expect(PostgresConnectionString.adding([], to: "gnomon") == "gnomon")
     }
+
+    @Test("server settings extend the options a string already has, in every form")
+    func serverSettings() {
+        let idle = [("idle_in_transaction_session_timeout", "5000")]
+        #expect(
+            PostgresConnectionString.addingServerSettings(idle, to: "dbname=g")
+                == "dbname=g options='-c idle_in_transaction_session_timeout=5000'")
+        #expect(
+            PostgresConnectionString.addingServerSettings(idle, to: "dbname=g options='-c search_path=x'")
+                == #"dbname=g options='-c search_path=x' options='-c search_path=x -c idle_in_transaction_session_timeout=5000'"#)
+        #expect(
+            PostgresConnectionString.addingServerSettings(idle, to: "postgresql://db/g?options=-c%20work_mem%3D8MB")
+                == "postgresql://db/g?options=-c%20work_mem%3D8MB&options=-c%20work_mem%3D8MB%20-c%20"
+                + "idle_in_transaction_session_timeout%3D5000")
+        #expect(PostgresConnectionString.addingServerSettings([], to: "gnomon") == "gnomon")
+    }
 }
