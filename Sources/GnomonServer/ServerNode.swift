@@ -55,7 +55,8 @@ public actor ServerNode {
             ["version": GnomonVersion.current, LogKey.pid: String(getpid())]
         )
         let (databaseConnectionString, isEmbedded) = try await self.connectionString()
-        let connectionString = Self.sessionConnectionString(databaseConnectionString, leaseTTL: self.configuration.leaseTTL)
+        let connectionString = Self.sessionConnectionString(
+            databaseConnectionString, leaseTTL: self.configuration.leaseTTL)
         let version = try await PostgresProbe.serverVersion(connectionString: connectionString)
         let (schemaVersion, store) = try await self.prepareSchema(connectionString)
         self.logger.info(

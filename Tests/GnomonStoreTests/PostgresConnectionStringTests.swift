@@ -45,7 +45,8 @@ struct PostgresConnectionStringTests {
                 == "dbname=g options='-c idle_in_transaction_session_timeout=5000'")
         #expect(
             PostgresConnectionString.addingServerSettings(idle, to: "dbname=g options='-c search_path=x'")
-                == #"dbname=g options='-c search_path=x' options='-c search_path=x -c idle_in_transaction_session_timeout=5000'"#)
+                == #"dbname=g options='-c search_path=x' options='-c search_path=x -c idle_in_transaction_session_timeout=5000'"#
+        )
         #expect(
             PostgresConnectionString.addingServerSettings(idle, to: "postgresql://db/g?options=-c%20work_mem%3D8MB")
                 == "postgresql://db/g?options=-c%20work_mem%3D8MB&options=-c%20work_mem%3D8MB%20-c%20"
