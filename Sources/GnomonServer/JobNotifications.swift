@@ -36,6 +36,9 @@ final class JobNotifications: Sendable {
     /// Told of attempts started elsewhere in shards this node may own; and with no
     /// expiries, after the listener reconnected, so that every loop looks again.
     private let attemptsStarted: (@Sendable ([Int: Date]) -> Void)?
+    /// Told of schedules changed in shards this node may own, by shard; with no shards,
+    /// after the listener reconnected, so that every schedule loop looks again.
+    private let schedulesChanged: (@Sendable ([Int]) -> Void)?
     private struct Waiters {
         var waiting: [UInt64: Waiter] = [:]
         /// Waiters woken (by their deadline or cancellation) before they registered.
@@ -53,10 +56,16 @@ final class JobNotifications: Sendable {
     private let nextWaiter = Atomic<UInt64>(0)
     private let stopping = Atomic<Bool>(false)
 
-    init(connectionString: String, logger: Logger, attemptsStarted: (@Sendable ([Int: Date]) -> Void)? = nil) {
+    init(
+        connectionString: String,
+        logger: Logger,
+        attemptsStarted: (@Sendable ([Int: Date]) -> Void)? = nil,
+        schedulesChanged: (@Sendable ([Int]) -> Void)? = nil
+    ) {
         self.connectionString = connectionString
         self.logger = logger
         self.attemptsStarted = attemptsStarted
+        self.schedulesChanged = schedulesChanged
     }
 
     /// The payloads announcing attempts that expire at `expiries`, by shard, each within
@@ -280,11 +289,13 @@ final class JobNotifications: Sendable {
                 try connection.listen(Self.channel)
                 try connection.listen(JobStore.cancellationChannel)
                 try connection.listen(Self.attemptsChannel)
+                try connection.listen(ScheduleService.channel)
                 failures = 0
-                // Jobs submitted, and attempts started, while no connection listened are found
-                // by looking once.
+                // Jobs submitted, attempts started and schedules changed while no connection
+                // listened are found by looking once.
                 self.wakeAll()
                 self.attemptsStarted?([:])
+                self.schedulesChanged?([])
                 while !self.stopping.load(ordering: .acquiring) {
                     // The wait is on the socket; the timeout only lets the loop see a stop.
                     for notification in try connection.notifications(waitingUpTo: .seconds(1)) {
@@ -292,6 +303,10 @@ final class JobNotifications: Sendable {
                             self.deliverCancellation(notification.payload)
                         } else if notification.channel == Self.attemptsChannel {
                             self.attemptsStarted?(Self.attemptExpiries(notification.payload))
+                        } else if notification.channel == ScheduleService.channel {
+                            if let shard = Int(notification.payload) {
+                                self.schedulesChanged?([shard])
+                            }
                         } else {
                             self.deliver(notification.payload)
                         }

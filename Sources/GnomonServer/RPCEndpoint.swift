@@ -78,11 +78,14 @@ final class RPCEndpoint: @unchecked Sendable {
         }
         let store = try await Self.jobStore(pool)
         var attemptsStarted: (@Sendable ([Int: Date]) -> Void)?
+        var schedulesChanged: (@Sendable ([Int]) -> Void)?
         if let shardLoops {
             attemptsStarted = { expiries in shardLoops.attemptsStarted(expiries) }
+            schedulesChanged = { shards in shardLoops.schedulesChanged(shards) }
         }
         let notifications = JobNotifications(
-            connectionString: connectionString, logger: logger.forSource("notify"), attemptsStarted: attemptsStarted)
+            connectionString: connectionString, logger: logger.forSource("notify"), attemptsStarted: attemptsStarted,
+            schedulesChanged: schedulesChanged)
         notifications.start()
         let dispatcher = GnomonDispatcher(
             gate: CallGate(

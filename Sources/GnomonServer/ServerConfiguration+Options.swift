@@ -25,6 +25,21 @@ extension ServerConfiguration {
         self.isDevelopmentMode = values.isSet("dev")
         self.shutdownTimeout = try values.duration("shutdown-timeout") ?? self.shutdownTimeout
         try self.readLeaseTTL(values)
+        try self.readMisfireThreshold(values)
+    }
+
+    private mutating func readMisfireThreshold(_ values: OptionParser.Values) throws(UsageError) {
+        guard let threshold = try values.duration("misfire-threshold") else {
+            return
+        }
+        guard threshold >= .seconds(1), threshold <= .seconds(86_400) else {
+            throw UsageError(
+                code: .invalidValue,
+                message: "\(values.origin(of: "misfire-threshold")) must be from 1s to 24h, such as 60s",
+                option: "--misfire-threshold"
+            )
+        }
+        self.misfireThreshold = threshold
     }
 
     private mutating func readLeaseTTL(_ values: OptionParser.Values) throws(UsageError) {
@@ -191,6 +206,14 @@ extension ServerConfiguration {
                 default: "5s",
                 environment: "GNOMON_LEASE_TTL",
                 help: "How long shard and leader leases last on the database's clock; from 300ms to 60s."
+            ),
+            .value(
+                "misfire-threshold",
+                valueName: "DURATION",
+                default: "60s",
+                environment: "GNOMON_MISFIRE_THRESHOLD",
+                help: "How late a schedule's fire may be and still run as on time; later fires are missed "
+                    + "and handled by the schedule's catch-up policy. From 1s to 24h."
             ),
         ] + Self.authOptions
     }

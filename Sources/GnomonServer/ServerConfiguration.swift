@@ -63,6 +63,11 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// shards move to others within about this plus a third of it.
     public var leaseTTL: Duration = .seconds(5)
 
+    /// How late a schedule's fire may be and still run as on time; a fire later than this
+    /// was missed (the cluster was down, or the shard had no owner) and goes to the
+    /// schedule's catch-up policy.
+    public var misfireThreshold: Duration = .seconds(60)
+
     /// How callers' tokens are checked.
     public var auth = AuthSettings()
 

@@ -66,7 +66,8 @@ public actor ServerNode {
         let database = Database(isEmbedded: isEmbedded, serverVersion: version, schemaVersion: schemaVersion)
         let nodeID = RPCEndpoint.nodeID(self.configuration.nodeID)
         let shardLoops = ShardLoops(
-            node: nodeID, connectionString: connectionString, store: store, logger: self.logger.forSource("shard"))
+            node: nodeID, connectionString: connectionString, store: store,
+            misfireThreshold: self.configuration.misfireThreshold, logger: self.logger.forSource("shard"))
         self.shardLoops = shardLoops
         let cluster = ClusterRole(
             nodeID: nodeID,

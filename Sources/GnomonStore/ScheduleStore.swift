@@ -76,9 +76,9 @@ public enum ScheduleStore {
                 INSERT INTO gnomon_schedules (
                     tenant_id, schedule_id, shard, expression, time_zone, job_template, dst_gap_policy,
                     dst_overlap_policy, catch_up_policy, catch_up_limit, overlap_policy, jitter_ms, start_at,
-                    end_at, description, labels, state, next_fire_at, created_at, updated_at
+                    end_at, description, labels, state, next_fire_at, next_due_at, created_at, updated_at
                 ) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16::jsonb,
-                    $17, $18, coalesce($19, now()), coalesce($19, now()))
+                    $17, $18, $18, coalesce($19, now()), coalesce($19, now()))
                 RETURNING \(Self.columns)
                 """,
                 [tenantID, scheduleID, shard] + (try Self.definitionParameters(definition))
@@ -172,6 +172,7 @@ public enum ScheduleStore {
                 dst_overlap_policy = $7, catch_up_policy = $8, catch_up_limit = $9, overlap_policy = $10,
                 jitter_ms = $11, start_at = $12, end_at = $13, description = $14, labels = $15::jsonb,
                 next_fire_at = CASE WHEN state = 'active' THEN $16::timestamptz END,
+                next_due_at = CASE WHEN state = 'active' THEN $16::timestamptz END,
                 revision = revision + 1, updated_at = now()
             WHERE tenant_id = $1 AND schedule_id = $2
             RETURNING \(Self.columns)
@@ -201,6 +202,9 @@ public enum ScheduleStore {
                 state = $3, pause_reason = $4,
                 next_fire_at = CASE WHEN $3 = 'active' THEN
                     CASE WHEN state = 'active' THEN next_fire_at ELSE $5::timestamptz END END,
+                next_due_at = CASE WHEN $3 = 'active' THEN
+                    CASE WHEN state = 'active' THEN next_due_at ELSE $5::timestamptz END END,
+                buffered_fire_time = CASE WHEN $3 = 'active' AND state = 'active' THEN buffered_fire_time END,
                 revision = revision + 1, updated_at = now()
             WHERE tenant_id = $1 AND schedule_id = $2
             RETURNING \(Self.columns)

@@ -86,32 +86,40 @@ final class GnomondCluster: Sendable {
     private let signer: JWTSigner
     private let keyOption: String
     private let folder: String
+    private let extraArguments: [String]
     private let group: EventLoopGroup
     private let processes = Synchronization.Mutex<[String: GnomondProcess]>([:])
     private let endpoints = Synchronization.Mutex<[String: GnomondNode.Endpoint]>([:])
 
-    private init(database: TestDatabase, leaseTTL: Duration, folder: String, group: EventLoopGroup) throws {
+    private init(
+        database: TestDatabase, leaseTTL: Duration, extraArguments: [String], folder: String, group: EventLoopGroup
+    ) throws {
         let key = try DevelopmentSigningKey.loadOrCreate(in: folder + "/keys")
         self.database = database
         self.leaseTTL = leaseTTL
         self.signer = try key.makeSigner()
         self.keyOption = "\(key.keyID):EdDSA:\(key.path)"
         self.folder = folder
+        self.extraArguments = extraArguments
         self.group = group
     }
 
     /// Starts a node named after each of `names` on `database`, runs `body`, then stops every
     /// node still running (continuing stopped ones first) even if `body` throws.
+    ///
+    /// - Parameter extraArguments: More options for every node, such as `--misfire-threshold`.
     static func with(
         database: TestDatabase,
         nodes names: [String],
         leaseTTL: Duration = .seconds(2),
+        extraArguments: [String] = [],
         _ body: (GnomondCluster) async throws -> Void
     ) async throws {
         let folder = try TestPostgres.makeTemporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let group = try EventLoopGroup(threads: 1)
-        let cluster = try GnomondCluster(database: database, leaseTTL: leaseTTL, folder: folder, group: group)
+        let cluster = try GnomondCluster(
+            database: database, leaseTTL: leaseTTL, extraArguments: extraArguments, folder: folder, group: group)
         do {
             try await cluster.start(names)
             try await body(cluster)
@@ -155,17 +163,27 @@ final class GnomondCluster: Sendable {
         #expect(set.quotas?.maxConcurrentRuns == limit)
     }
 
+    /// Starts nodes that exited (killed or stopped) again, under the same names and data
+    /// folders, and waits until each is ready; their channels are new.
+    func restart(_ names: [String]) async throws {
+        for name in names {
+            let old = self.endpoints.withLock { $0.removeValue(forKey: name) }
+            old?.channel.close()
+        }
+        try await self.start(names)
+    }
+
     /// Starts the nodes at once, then waits until each is ready.
     private func start(_ names: [String]) async throws {
         for name in names {
             let nodeFolder = self.folder + "/" + name
-            try FileManager.default.createDirectory(atPath: nodeFolder, withIntermediateDirectories: false)
+            try FileManager.default.createDirectory(atPath: nodeFolder, withIntermediateDirectories: true)
             let url = self.database.connectionString + " application_name=" + GnomondNode.applicationName(name)
             let process = try GnomondProcess(
                 arguments: [
                     "--database-url", url, "--node-id", name, "--lease-ttl", "\(self.leaseTTL.wholeMilliseconds)ms",
                     "--auth-issuer", Self.issuer, "--auth-key", self.keyOption, "--shutdown-timeout", "5s",
-                ],
+                ] + self.extraArguments,
                 directory: nodeFolder)
             self.processes.withLock { $0[name] = process }
         }

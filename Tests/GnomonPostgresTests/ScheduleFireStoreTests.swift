@@ -1,4 +1,5 @@
 import Foundation
+import GnomonCore
 import GnomonStore
 import GnomonTestSupport
 import Synchronization
@@ -26,26 +27,32 @@ struct ScheduleFireStoreTests {
         return try JobStore.load(on: connection)
     }
 
+    /// Fires the shard's due schedules: each at its stored next fire time, once, starting a job.
     private static func record(
         _ lease: ShardLease,
         node: String,
         fireTime: Date,
         store: JobStore,
         on connection: PostgresConnection
-    ) throws -> RecordedFire? {
-        try ScheduleFireStore.record(
-            tenantID: "acme",
-            scheduleID: "nightly",
-            lease: lease,
-            node: node,
-            fireTime: fireTime,
-            fireAt: fireTime,
-            outcome: .started,
-            job: NewJob(queue: "reports", scheduleID: "nightly", fireTime: fireTime),
-            nextFireAt: fireTime.addingTimeInterval(86_400),
-            store: store,
-            on: connection
-        )
+    ) throws -> FirePass? {
+        try connection.transaction { connection in
+            try connection.query(
+                "UPDATE gnomon_schedules SET next_fire_at = $1::timestamptz, next_due_at = $1::timestamptz - interval '1 second'",
+                [fireTime])
+            let pass = try ScheduleFireStore.fireDue(
+                lease: lease, node: node, limit: 10, store: store,
+                plan: { schedule, _ in
+                    var plan = ScheduleFirePlan()
+                    plan.fires = [ScheduleFirePlan.Fire(time: fireTime, dueAt: fireTime, action: .start)]
+                    plan.nextFireTime = fireTime.addingTimeInterval(86_400)
+                    plan.nextDueAt = plan.nextFireTime
+                    #expect(schedule.record.scheduleID == "nightly")
+                    return plan
+                },
+                job: { schedule, time, _ in NewJob(queue: "reports", scheduleID: schedule.scheduleID, fireTime: time) },
+                on: connection)
+            return pass.leaseHeld && pass.started == 1 ? pass : nil
+        }
     }
 
     @Test("recording the same fire again creates no second job")
@@ -57,15 +64,20 @@ struct ScheduleFireStoreTests {
                     try ShardLeaseStore.acquire(shard: Self.shard, node: "n1", duration: .seconds(30), on: connection))
                 let fireTime = Self.now()
                 let first = try Self.record(lease, node: "n1", fireTime: fireTime, store: store, on: connection)
-                #expect(first?.job?.created == true)
-                #expect(try Self.record(lease, node: "n1", fireTime: fireTime, store: store, on: connection) == nil)
+                #expect(first?.startedQueues == [FirePass.TenantQueue(tenantID: "acme", queue: "reports")])
+                let again = try Self.record(lease, node: "n1", fireTime: fireTime, store: store, on: connection)
+                #expect(again == nil)
 
                 let jobs = try connection.query("SELECT count(*) AS n FROM gnomon_jobs WHERE schedule_id = 'nightly'")
                 #expect(try jobs.first?.int("n") == 1)
                 let schedule = try connection.query(
                     "SELECT last_job_id, extract(epoch FROM next_fire_at)::bigint AS next FROM gnomon_schedules"
                 ).first
-                #expect(schedule?["last_job_id"] == first?.job?.id.uuidString.lowercased())
+                let job = try connection.query("SELECT id FROM gnomon_jobs WHERE schedule_id = 'nightly'").first
+                #expect(schedule?["last_job_id"] == job?["id"])
+                let fire = try connection.query("SELECT job_id, outcome FROM gnomon_schedule_fires").first
+                #expect(fire?["job_id"] == job?["id"])
+                #expect(fire?["outcome"] == "started")
                 #expect(try schedule?.int64("next") == Int64(fireTime.timeIntervalSince1970) + 86_400)
             }
         }

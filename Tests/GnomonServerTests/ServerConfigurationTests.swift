@@ -37,6 +37,7 @@ private let optionsAndVariables = [
     ("--dev", "GNOMON_DEV"),
     ("--shutdown-timeout", "GNOMON_SHUTDOWN_TIMEOUT"),
     ("--lease-ttl", "GNOMON_LEASE_TTL"),
+    ("--misfire-threshold", "GNOMON_MISFIRE_THRESHOLD"),
 ]
 
 @Suite("Server configuration: values")
@@ -136,6 +137,21 @@ struct ServerConfigurationValueTests {
         #expect(error?.code == .invalidValue)
         #expect(error?.option == "--lease-ttl")
         #expect(error?.message == "option '--lease-ttl' must be from 300ms to 60s, such as 5s")
+    }
+
+    @Test("reads the misfire threshold from --misfire-threshold or GNOMON_MISFIRE_THRESHOLD; 60 s by default")
+    func misfireThreshold() throws {
+        #expect(try configuration([]).misfireThreshold == .seconds(60))
+        #expect(try configuration(["--misfire-threshold", "5s"]).misfireThreshold == .seconds(5))
+        #expect(try configuration([], ["GNOMON_MISFIRE_THRESHOLD": "2m"]).misfireThreshold == .seconds(120))
+    }
+
+    @Test("refuses a misfire threshold outside 1s to 24h", arguments: ["500ms", "25h", "0s"])
+    func misfireThresholdOutOfRange(text: String) {
+        let error = usageError(["--misfire-threshold", text])
+        #expect(error?.code == .invalidValue)
+        #expect(error?.option == "--misfire-threshold")
+        #expect(error?.message == "option '--misfire-threshold' must be from 1s to 24h, such as 60s")
     }
 
     @Test("accepts port 0 for the embedded PostgreSQL, to pick a free one")

@@ -3,8 +3,9 @@ import GnomonCore
 import GnomonStore
 import Synchronization
 
-/// Runs one ``ShardLoop`` for each shard this node holds: started when the lease manager
-/// reports a shard acquired, stopped (and awaited) when it reports the shard lost.
+/// Runs one ``ShardLoop`` and one ``ScheduleLoop`` for each shard this node holds: started
+/// when the lease manager reports a shard acquired, stopped (and awaited) when it reports the
+/// shard lost.
 ///
 /// The loops share a small pool of their own, so that a burst of calls cannot hold back the
 /// reaping of expired attempts, nor reaping hold back calls.
@@ -12,8 +13,10 @@ final class ShardLoops: ShardOwnershipDelegate {
     private let node: String
     private let pool: PostgresPool
     private let store: JobStore
+    private let misfireThreshold: Duration
     private let logger: Logger
     private let loops = Synchronization.Mutex<[Int: ShardLoop]>([:])
+    private let scheduleLoops = Synchronization.Mutex<[Int: ScheduleLoop]>([:])
 
     /// Creates the runner; loops start as shards are acquired.
     ///
@@ -21,11 +24,16 @@ final class ShardLoops: ShardOwnershipDelegate {
     ///   - node: This node's id, which the shard leases name.
     ///   - connectionString: The database.
     ///   - store: The jobs, with the cluster's shard count.
+    ///   - misfireThreshold: How late a schedule's fire may be and still run as on time.
     ///   - logger: Receives the loops' failures.
-    init(node: String, connectionString: String, store: JobStore, logger: Logger) {
+    init(
+        node: String, connectionString: String, store: JobStore, misfireThreshold: Duration = .seconds(60),
+        logger: Logger
+    ) {
         self.node = node
         self.pool = PostgresPool(connectionString: connectionString, maximumConnections: 4, logger: logger)
         self.store = store
+        self.misfireThreshold = misfireThreshold
         self.logger = logger
     }
 
@@ -40,14 +48,35 @@ final class ShardLoops: ShardOwnershipDelegate {
             defer { loops[lease.shard] = loop }
             return loops[lease.shard]
         }
-        // A shard acquired again at a new epoch replaces its loop; the old one's writes are
-        // fenced by its epoch either way.
+        let scheduleLoop = ScheduleLoop(
+            lease: lease, node: self.node, pool: self.pool, store: self.store,
+            misfireThreshold: self.misfireThreshold, logger: self.logger)
+        let previousSchedules = self.scheduleLoops.withLock { loops in
+            defer { loops[lease.shard] = scheduleLoop }
+            return loops[lease.shard]
+        }
+        // A shard acquired again at a new epoch replaces its loops; the old ones' writes are
+        // fenced by their epoch either way.
         await previous?.stop()
+        await previousSchedules?.stop()
     }
 
     func shardLost(_ shard: Int, reason: ShardLossReason) async {
         let loop = self.loops.withLock { $0.removeValue(forKey: shard) }
+        let scheduleLoop = self.scheduleLoops.withLock { $0.removeValue(forKey: shard) }
         await loop?.stop()
+        await scheduleLoop?.stop()
+    }
+
+    /// Wakes the schedule loops of `shards` held here, or of every shard held here when
+    /// `shards` is empty, to look at their schedules again.
+    func schedulesChanged(_ shards: [Int]) {
+        let loops = self.scheduleLoops.withLock { loops in
+            shards.isEmpty ? Array(loops.values) : shards.compactMap { loops[$0] }
+        }
+        for loop in loops {
+            loop.schedulesChanged()
+        }
     }
 
     /// Whether this node runs the loop of `shard` now.
@@ -95,7 +124,14 @@ final class ShardLoops: ShardOwnershipDelegate {
             defer { loops.removeAll() }
             return Array(loops.values)
         }
+        let scheduleLoops = self.scheduleLoops.withLock { loops in
+            defer { loops.removeAll() }
+            return Array(loops.values)
+        }
         for loop in loops {
+            await loop.stop()
+        }
+        for loop in scheduleLoops {
             await loop.stop()
         }
         await self.pool.shutdown()
