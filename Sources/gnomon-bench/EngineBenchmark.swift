@@ -13,6 +13,8 @@ final class EngineBenchmark {
     let server: EngineServerProcess
     let postmasterPID: Int32
     let serverSettings: [String: String]
+    /// The database `gnomond` uses, for the schedule phases' setup.
+    let databaseURL: String
     /// PostgreSQL's statements and waits per phase; `nil` with `--no-database-stats`.
     let profile: DatabaseProfile?
     let clock = EngineClock()
@@ -49,12 +51,14 @@ final class EngineBenchmark {
         server: EngineServerProcess,
         postmasterPID: Int32,
         serverSettings: [String: String],
+        databaseURL: String,
         profile: DatabaseProfile?
     ) throws {
         self.options = options
         self.server = server
         self.postmasterPID = postmasterPID
         self.serverSettings = serverSettings
+        self.databaseURL = databaseURL
         self.profile = profile
         let folder = server.dataDirectory + "/dev"
         self.adminToken = try Self.token(in: folder + "/admin.token")
@@ -89,6 +93,12 @@ final class EngineBenchmark {
             }
             if self.options.runs(.backlog) {
                 try await self.measureBacklog()
+            }
+            if self.options.runs(.schedules) {
+                try await self.measureSameSecondSchedules()
+            }
+            if self.options.runs(.schedulesSpread) {
+                try await self.measureSpreadSchedules()
             }
         } catch {
             await self.shutDown()

@@ -9,6 +9,8 @@ struct EngineBenchmarkOptions: Sendable {
         case steady
         case fanOut = "fan-out"
         case backlog
+        case schedules
+        case schedulesSpread = "schedules-spread"
     }
 
     /// The parts to run, in the order of ``Phase``.
@@ -43,6 +45,12 @@ struct EngineBenchmarkOptions: Sendable {
     var backlogJobs = 1_000_000
     /// The open-loop rate of the backlog run and of the empty run it is compared with.
     var backlogRate = 1_000
+    /// Schedules that fire at one second in the `schedules` phase.
+    var sameSecondSchedules = 10_000
+    /// Schedules of the `schedules-spread` phase, each firing every 100 s, spread evenly.
+    var spreadSchedules = 100_000
+    /// How long the `schedules-spread` phase measures.
+    var spreadDuration: Duration = .seconds(60)
     /// Whether PostgreSQL's statements and waits are recorded per phase.
     var databaseStats = true
     /// PostgreSQL settings added to or replacing the benchmark's own.
@@ -62,7 +70,7 @@ struct EngineBenchmarkOptions: Sendable {
             .value(
                 "phases",
                 valueName: "LIST",
-                default: "burst,steady,fan-out,backlog",
+                default: "burst,steady,fan-out,backlog,schedules,schedules-spread",
                 help: "The parts to run, comma-separated; they always run in this order."
             ),
             .value(
@@ -96,6 +104,12 @@ struct EngineBenchmarkOptions: Sendable {
             .value(
                 "fan-out-jobs", valueName: "N", defaultDescription: "10000; 1000 with --quick",
                 help: "Jobs due at one instant, 3 s after they are submitted."),
+            .value(
+                "schedules", valueName: "N", defaultDescription: "10000; 1000 with --quick",
+                help: "Schedules that fire at the same second, 15 s after they are made."),
+            .value(
+                "spread-schedules", valueName: "N", defaultDescription: "100000; 10000 with --quick",
+                help: "Schedules firing every 100 s at evenly spread times, measured for 60 s (10 s with --quick)."),
             .value(
                 "backlog", valueName: "N", defaultDescription: "1000000; 10000 with --quick",
                 help: "Jobs due in 6 hours in the backlog run's queue; 0 skips the backlog run."),
@@ -152,6 +166,10 @@ struct EngineBenchmarkOptions: Sendable {
         self.fanOutJobs = try values.integer("fan-out-jobs", in: 1...1_000_000) ?? (quick ? 1_000 : 10_000)
         self.backlogJobs = try values.integer("backlog", in: 0...100_000_000) ?? (quick ? 10_000 : 1_000_000)
         self.backlogRate = try values.integer("backlog-rate", in: 1...100_000) ?? self.backlogRate
+        self.sameSecondSchedules = try values.integer("schedules", in: 1...1_000_000) ?? (quick ? 1_000 : 10_000)
+        self.spreadSchedules =
+            try values.integer("spread-schedules", in: 100...10_000_000) ?? (quick ? 10_000 : 100_000)
+        self.spreadDuration = .seconds(quick ? 10 : 60)
         self.databaseStats = !values.isSet("no-database-stats")
         self.serverSettings = try PostgresSettingsOption.parse(values.strings("set"))
         self.gnomondPath = try values.nonEmptyString("gnomond")

@@ -72,6 +72,7 @@ enum EngineCommand {
                 server: server,
                 postmasterPID: try CPUTimes.postmasterPID(dataDirectory: cluster.dataDirectory),
                 serverSettings: cluster.serverSettings,
+                databaseURL: endpoint.socketConnectionString,
                 profile: profile
             )
             let markdown = try await benchmark.run()
