@@ -72,6 +72,8 @@ public struct ScheduleFirePlan: Sendable, Hashable {
 
     /// A buffered fire whose wait is over: its job starts now.
     public var releasedFireTime: Date?
+    /// When the released buffered fire was due: its fire time with its jitter.
+    public var releasedDueAt: Date?
     /// Whether the unfinished job of an earlier fire is to be cancelled first.
     public var cancelPrevious = false
     /// The fires to record, oldest first.
@@ -152,7 +154,7 @@ public struct ScheduleFirePlanner: Sendable {
         guard complete else {
             // Too many fire times to look at in one plan: all of them are long missed. The
             // next plan goes on from where this one stopped and finds the latest.
-            plan.missed = lateCount
+            plan.missed = lateCount + onTime.count
             plan.nextDueAt = now
             plan.bufferedFireTime = state.bufferedFireTime
             return plan
@@ -221,6 +223,7 @@ public struct ScheduleFirePlanner: Sendable {
         var buffered = state.bufferedFireTime
         if let waiting = buffered, !unfinished {
             plan.releasedFireTime = waiting
+            plan.releasedDueAt = self.dueAt(waiting)
             buffered = nil
             unfinished = true
         }

@@ -86,6 +86,11 @@ final class EventLoopSelector {
     }
 
     /// Closes both descriptors; later calls do nothing.
+    /// Whether ``close()`` has closed both descriptors; read only once the loop has stopped.
+    var isClosed: Bool {
+        self.epoll < 0 && self.wakeDescriptor < 0
+    }
+
     func close() {
         if self.wakeDescriptor >= 0 {
             _ = Glibc.close(self.wakeDescriptor)

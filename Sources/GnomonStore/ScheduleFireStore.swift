@@ -309,7 +309,7 @@ public enum ScheduleFireStore {
             columns.next.append(plan.nextFireTime)
             columns.due.append(plan.nextDueAt)
             columns.buffered.append(plan.bufferedFireTime)
-            let lastStart = plan.fires.last { $0.action == .start }?.dueAt ?? plan.releasedFireTime
+            let lastStart = plan.fires.last { $0.action == .start }?.dueAt ?? plan.releasedDueAt
             columns.lastFire.append(lastJob[index] == nil ? nil : lastStart)
             columns.lastJob.append(lastJob[index]?.uuidString.lowercased())
             columns.fired.append(String(fired))

@@ -88,12 +88,30 @@ public final class GnomondProcess: Sendable {
             if let record = self.logRecords.first(where: { $0["message"] == message }) {
                 return record
             }
-            if kill(self.child.pid, 0) != 0 {
-                break
+            if self.hasExited {
+                let status = try await self.waitForExit(timeout: .seconds(5))
+                throw Timeout(
+                    description: "gnomond exited with status \(status) before it logged '\(message)'; it wrote:\n"
+                        + self.standardError)
             }
             try await Task.sleep(for: .milliseconds(50))
         }
-        throw Timeout(description: "gnomond did not log '\(message)'; it wrote:\n\(self.standardError)")
+        throw Timeout(
+            description: "gnomond did not log '\(message)' within \(timeout); it wrote:\n\(self.standardError)")
+    }
+
+    /// Whether the process has ended: gone, or a zombie that nobody has waited for yet.
+    private var hasExited: Bool {
+        let pid = self.child.pid
+        guard kill(pid, 0) == 0 else {
+            return true
+        }
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let nameEnd = stat.lastIndex(of: ")")
+        else {
+            return false
+        }
+        return stat[nameEnd...].dropFirst(2).first == "Z"
     }
 
     /// Waits for the process to exit and returns its status, killing it if it takes too long.

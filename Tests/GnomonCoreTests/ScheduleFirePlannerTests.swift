@@ -117,6 +117,17 @@ struct ScheduleFirePlannerTests {
         #expect(missed == 9_998)
     }
 
+    @Test("a plan stopped at its limit counts every fire time it looked at as missed, on time or not")
+    func limitCountsOnTimeFires() {
+        let planner = ScheduleFirePlanner(
+            misfireThreshold: .seconds(86_400), catchUp: .latest, overlap: .allow, maximumFireTimes: 10,
+            next: { $0.addingTimeInterval(60) })
+        let plan = planner.plan(ScheduleFireState(nextFireTime: Self.at(1)), now: Self.at(100))
+        #expect(plan.fires.isEmpty)
+        #expect(plan.missed == 10)
+        #expect(plan.nextFireTime == Self.at(11))
+    }
+
     @Test("overlap allow starts every fire")
     func overlapAllow() {
         let plan = Self.everyMinute(.all(limit: 10), .allow).plan(
@@ -153,6 +164,7 @@ struct ScheduleFirePlannerTests {
         let released = planner.plan(
             ScheduleFireState(nextFireTime: Self.at(2), bufferedFireTime: Self.at(1)), now: Self.at(1.5))
         #expect(released.releasedFireTime == Self.at(1))
+        #expect(released.releasedDueAt == Self.at(1))
         #expect(released.fires.isEmpty)
         #expect(released.bufferedFireTime == nil)
         #expect(released.startedCount == 1)

@@ -59,6 +59,8 @@ struct EngineFailureTests {
             try await eventually(within: .seconds(30), "a and b own every shard") {
                 try await database.currentOwners() == ["a": 8, "b": 8]
             }
+            // scripts/test runs this suite alone: with the other suites' load on the same two
+            // cores, the debug-built nodes can be starved for longer than the bound.
             let takeover = ContinuousClock.now - killedAt
             #expect(takeover <= Self.leaseTTL + .seconds(2), "the survivors took \(takeover) to own every shard")
             let after = try await database.leaseRows()

@@ -129,8 +129,8 @@ struct SchemaTests {
                 try Self.plan(
                     of: """
                         SELECT schedule_id FROM gnomon_schedules
-                        WHERE shard = 5 AND state = 'active' AND next_fire_at <= now()
-                        ORDER BY next_fire_at LIMIT 10 FOR UPDATE SKIP LOCKED
+                        WHERE shard = 5 AND state = 'active' AND next_due_at <= now()
+                        ORDER BY next_due_at LIMIT 10 FOR UPDATE SKIP LOCKED
                         """,
                     on: connection
                 )

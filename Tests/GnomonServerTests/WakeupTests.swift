@@ -29,6 +29,18 @@ struct WakeupTests {
         #expect(ContinuousClock.now - started < Self.bound)
     }
 
+    @Test("a wake for an instant ahead, sent while nobody sleeps, ends the next wait then, not at once")
+    func pendingWakeForLater() async {
+        let wakeup = Wakeup()
+        let started = ContinuousClock.now
+        wakeup.wake(ifSleepingPast: started + .milliseconds(200))
+        wakeup.wake(ifSleepingPast: started + .seconds(900))
+        await wakeup.wait(until: .now + Self.longSleep)
+        let slept = ContinuousClock.now - started
+        #expect(slept >= .milliseconds(200), "the wait ended \(slept) in, before the instant the wake named")
+        #expect(slept < Self.bound)
+    }
+
     @Test("a sleeper wakes at its deadline when nothing wakes it")
     func deadline() async {
         let wakeup = Wakeup()

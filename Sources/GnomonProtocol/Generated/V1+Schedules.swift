@@ -76,7 +76,9 @@ extension V1 {
         }
     }
 
-    /// What to do with fire times missed while the schedule could not fire (downtime, pause).
+    /// What to do with fire times missed while the schedule could not fire: the cluster was down, or
+    /// the schedule's shard had no owner, for longer than gnomond's misfire threshold. A pause is not
+    /// downtime: a resumed schedule carries on from its next fire time.
     public enum CatchUpPolicy: Sendable, Hashable, CaseIterable {
         /// The default: LATEST.
         case unspecified

@@ -80,7 +80,9 @@ typedef enum _Gnomon__V1__DstOverlapPolicy {
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(GNOMON__V1__DST_OVERLAP_POLICY)
 } Gnomon__V1__DstOverlapPolicy;
 /*
- * What to do with fire times missed while the schedule could not fire (downtime, pause).
+ * What to do with fire times missed while the schedule could not fire: the cluster was down, or
+ * the schedule's shard had no owner, for longer than gnomond's misfire threshold. A pause is not
+ * downtime: a resumed schedule carries on from its next fire time.
  */
 typedef enum _Gnomon__V1__CatchUpPolicy {
   /*
