@@ -115,6 +115,8 @@ final class DatabaseProfile: Sendable {
         var calls: Int
         var totalMilliseconds: Double
         var planMilliseconds: Double
+        /// How many times it was planned: as often as it ran when no plan was reused.
+        var plans: Int
         var rows: Int
     }
 
@@ -122,7 +124,7 @@ final class DatabaseProfile: Sendable {
         let connection = try PostgresConnection(connectionString: connectionString)
         return try connection.query(
             """
-            SELECT query, calls, total_exec_time, total_plan_time, rows FROM pg_stat_statements
+            SELECT query, calls, total_exec_time, total_plan_time, plans, rows FROM pg_stat_statements
             WHERE query NOT LIKE '%pg_stat_%'
             ORDER BY total_exec_time + total_plan_time DESC LIMIT 10
             """
@@ -130,7 +132,8 @@ final class DatabaseProfile: Sendable {
             Statement(
                 query: try row.string("query"), calls: try row.int("calls"),
                 totalMilliseconds: Double(try row.string("total_exec_time")) ?? 0,
-                planMilliseconds: Double(try row.string("total_plan_time")) ?? 0, rows: try row.int("rows"))
+                planMilliseconds: Double(try row.string("total_plan_time")) ?? 0, plans: try row.int("plans"),
+                rows: try row.int("rows"))
         }
     }
 
@@ -146,8 +149,8 @@ final class DatabaseProfile: Sendable {
             "**\(phase)**: backends in a transaction, on average \(average) over \(formatCount(waits.samples)) "
                 + "samples: " + activity.joined(separator: ", ") + ".",
             "",
-            "| statement | calls | executing | mean | planning | rows |",
-            "| --- | ---: | ---: | ---: | ---: | ---: |",
+            "| statement | calls | executing | mean | planning | plans | rows |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
         ]
         for statement in statements {
             let text = statement.query.split(whereSeparator: \.isWhitespace).joined(separator: " ")
@@ -158,7 +161,7 @@ final class DatabaseProfile: Sendable {
                     + String(
                         format: "%.0f ms | %.3f ms | %.0f ms", statement.totalMilliseconds, mean,
                         statement.planMilliseconds)
-                    + " | \(formatCount(statement.rows)) |")
+                    + " | \(formatCount(statement.plans)) | \(formatCount(statement.rows)) |")
         }
         return lines.joined(separator: "\n")
     }
