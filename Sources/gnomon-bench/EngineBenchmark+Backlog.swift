@@ -1,4 +1,6 @@
 import Foundation
+import GnomonAuth
+import GnomonNetwork
 import GnomonProtocol
 
 extension EngineBenchmark {
@@ -59,5 +61,65 @@ extension EngineBenchmark {
                 + "batches of 1,000, to the queue of the run below, before its workers opened their streams; "
                 + self.cpuTimes().usage(since: before, over: outcome.elapsed) + outcome.failureNote
         )
+    }
+}
+
+extension EngineBenchmark {
+    /// The tenant whose runnable backlog the `neighbour` phase makes.
+    static let neighbourTenant = "bench-neighbour"
+
+    /// Runs the steady load at `--backlog-rate` for the `default` tenant while another tenant
+    /// has `--neighbour-backlog` jobs due now and no worker, and compares the p99 with the
+    /// `default` tenant's run on an empty table (the steady run at that rate, or one made here).
+    ///
+    /// - Throws: ``ProtocolError``, or the refusal of the tenant's creation.
+    func measureNeighbourBacklog() async throws {
+        let rate = self.options.backlogRate
+        let count = self.options.neighbourBacklogJobs
+        let empty: LatencyDistribution
+        if let steady = self.steadyLatencies[rate] {
+            empty = steady
+        } else {
+            let label = "neighbour: empty run at \(formatCount(rate)) jobs/s"
+            empty = try await self.profiled(label) {
+                try await self.measureOpenLoop(rate: rate, label: label, lead: .zero)
+            }
+        }
+        let token = try await self.createNeighbour()
+        let payload = BenchJobPayload(run: 0, time: 0).json
+        await self.profiled("neighbour: submit") {
+            printProgress("neighbour: submitting \(formatCount(count)) jobs due now for tenant \(Self.neighbourTenant)")
+            let before = self.cpuTimes()
+            let submitter = BatchSubmitter(
+                channels: self.submitChannels, callsPerChannel: self.options.batchesInFlight, token: token)
+            let outcome = await submitter.submit(count: count, label: "neighbour") { _ in
+                V1.JobSpec(queue: "bench-neighbour", payloadJSON: payload)
+            }
+            self.report.add(
+                "neighbour: jobs submitted per second, due now, for another tenant",
+                formatRate(outcome.accepted, per: outcome.elapsed),
+                note: "\(formatCount(outcome.accepted)) jobs in \(formatMilliseconds(outcome.elapsed)) for tenant "
+                    + "\(Self.neighbourTenant), which has no worker, so they stay runnable; "
+                    + self.cpuTimes().usage(since: before, over: outcome.elapsed) + outcome.failureNote)
+        }
+        let label =
+            "neighbour: \(formatCount(rate)) jobs/s beside \(formatCount(count)) runnable jobs of another tenant"
+        try await self.profiled(label) {
+            try await self.measureOpenLoop(rate: rate, label: label, lead: .zero, baseline: (empty, Self.backlogTarget))
+        }
+    }
+
+    /// Creates the neighbour tenant as the platform admin and returns a token of its admin.
+    private func createNeighbour() async throws -> String {
+        let folder = self.server.dataDirectory + "/dev"
+        let platform = try String(contentsOfFile: folder + "/platform-admin.token", encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let request = V1.CreateTenantRequest(tenantID: Self.neighbourTenant, displayName: "Neighbour")
+        _ = try await self.submitChannels[0].unary(
+            .createTenant, payload: try request.serializedBytes(),
+            metadata: V1.CallMetadata(authorization: "Bearer \(platform)"), deadline: .now + .seconds(30))
+        return try DevelopmentSigningKey.loadOrCreate(in: folder).makeSigner().sign(
+            principal: Principal(tenantID: Self.neighbourTenant, subject: "bench-neighbour", roles: [.admin]),
+            issuer: DevelopmentSigningKey.issuer, audience: "gnomon", lifetime: .seconds(4 * 3_600))
     }
 }

@@ -94,6 +94,9 @@ final class EngineBenchmark {
             if self.options.runs(.backlog) {
                 try await self.measureBacklog()
             }
+            if self.options.runs(.neighbour) {
+                try await self.measureNeighbourBacklog()
+            }
             if self.options.runs(.schedules) {
                 try await self.measureSameSecondSchedules()
             }

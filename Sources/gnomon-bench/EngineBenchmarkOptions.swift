@@ -9,6 +9,7 @@ struct EngineBenchmarkOptions: Sendable {
         case steady
         case fanOut = "fan-out"
         case backlog
+        case neighbour
         case schedules
         case schedulesSpread = "schedules-spread"
     }
@@ -45,6 +46,8 @@ struct EngineBenchmarkOptions: Sendable {
     var backlogJobs = 1_000_000
     /// The open-loop rate of the backlog run and of the empty run it is compared with.
     var backlogRate = 1_000
+    /// Runnable jobs of another tenant in the `neighbour` phase.
+    var neighbourBacklogJobs = 1_000_000
     /// Schedules that fire at one second in the `schedules` phase.
     var sameSecondSchedules = 10_000
     /// Schedules of the `schedules-spread` phase, each firing every 100 s, spread evenly.
@@ -70,7 +73,7 @@ struct EngineBenchmarkOptions: Sendable {
             .value(
                 "phases",
                 valueName: "LIST",
-                default: "burst,steady,fan-out,backlog,schedules,schedules-spread",
+                default: "burst,steady,fan-out,backlog,neighbour,schedules,schedules-spread",
                 help: "The parts to run, comma-separated; they always run in this order."
             ),
             .value(
@@ -104,6 +107,9 @@ struct EngineBenchmarkOptions: Sendable {
             .value(
                 "fan-out-jobs", valueName: "N", defaultDescription: "10000; 1000 with --quick",
                 help: "Jobs due at one instant, 3 s after they are submitted."),
+            .value(
+                "neighbour-backlog", valueName: "N", defaultDescription: "1000000; 10000 with --quick",
+                help: "Runnable jobs of another tenant, with no worker, beside the neighbour phase's run."),
             .value(
                 "schedules", valueName: "N", defaultDescription: "10000; 1000 with --quick",
                 help: "Schedules that fire at the same second, 15 s after they are made."),
@@ -166,6 +172,8 @@ struct EngineBenchmarkOptions: Sendable {
         self.fanOutJobs = try values.integer("fan-out-jobs", in: 1...1_000_000) ?? (quick ? 1_000 : 10_000)
         self.backlogJobs = try values.integer("backlog", in: 0...100_000_000) ?? (quick ? 10_000 : 1_000_000)
         self.backlogRate = try values.integer("backlog-rate", in: 1...100_000) ?? self.backlogRate
+        self.neighbourBacklogJobs =
+            try values.integer("neighbour-backlog", in: 1...100_000_000) ?? (quick ? 10_000 : 1_000_000)
         self.sameSecondSchedules = try values.integer("schedules", in: 1...1_000_000) ?? (quick ? 1_000 : 10_000)
         self.spreadSchedules =
             try values.integer("spread-schedules", in: 100...10_000_000) ?? (quick ? 10_000 : 100_000)
