@@ -63,7 +63,8 @@ public struct ScheduleDefinition: Sendable, Hashable {
 public struct ScheduleCounts: Sendable, Hashable {
     /// Fires that started a job.
     public var fired: Int64
-    /// Fires the overlap policy skipped because an earlier fire's job was unfinished.
+    /// Fires the overlap policy skipped because an earlier fire's job was unfinished, and
+    /// buffered fires dropped by a pause.
     public var skipped: Int64
     /// Fire times missed while the schedule could not fire, dropped by the catch-up policy.
     public var missed: Int64

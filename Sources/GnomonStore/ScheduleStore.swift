@@ -188,6 +188,8 @@ public enum ScheduleStore {
     /// Pauses a schedule (it keeps no next fire time) or resumes it from `nextFireAt`.
     ///
     /// Pausing a paused schedule or resuming an active one changes nothing but the reason.
+    /// Pausing drops a fire that the `buffer_one` overlap policy held back: its fire record
+    /// becomes `skipped`, and it counts in the schedule's skipped fires.
     public static func setPaused(
         _ paused: Bool,
         reason: String = "",
@@ -196,28 +198,54 @@ public enum ScheduleStore {
         tenantID: String,
         on connection: PostgresConnection
     ) throws -> ScheduleRecord {
-        let row = try connection.query(
-            """
-            UPDATE gnomon_schedules SET
-                state = $3, pause_reason = $4,
-                next_fire_at = CASE WHEN $3 = 'active' THEN
-                    CASE WHEN state = 'active' THEN next_fire_at ELSE $5::timestamptz END END,
-                next_due_at = CASE WHEN $3 = 'active' THEN
-                    CASE WHEN state = 'active' THEN next_due_at ELSE $5::timestamptz END END,
-                buffered_fire_time = CASE WHEN $3 = 'active' AND state = 'active' THEN buffered_fire_time END,
-                revision = revision + 1, updated_at = now()
-            WHERE tenant_id = $1 AND schedule_id = $2
-            RETURNING \(Self.columns)
-            """,
-            [
-                tenantID, scheduleID, paused ? "paused" : "active", paused ? String(reason.prefix(1_024)) : "",
-                nextFireAt,
-            ]
-        ).first
-        guard let row else {
-            throw Self.notFound(scheduleID)
+        try connection.transaction { connection in
+            let current = try connection.query(
+                """
+                SELECT buffered_fire_time IS NOT NULL AND $3 AS drops FROM gnomon_schedules
+                WHERE tenant_id = $1 AND schedule_id = $2 FOR UPDATE
+                """,
+                [tenantID, scheduleID, paused]
+            ).first
+            guard let current else {
+                throw Self.notFound(scheduleID)
+            }
+            let dropsBufferedFire = try current.bool("drops")
+            if dropsBufferedFire {
+                try connection.query(
+                    """
+                    UPDATE gnomon_schedule_fires AS f SET outcome = 'skipped'
+                    FROM gnomon_schedules AS s
+                    WHERE s.tenant_id = $1 AND s.schedule_id = $2
+                        AND f.tenant_id = s.tenant_id AND f.schedule_id = s.schedule_id
+                        AND f.fire_time = s.buffered_fire_time AND f.outcome = 'buffered'
+                    """,
+                    [tenantID, scheduleID]
+                )
+            }
+            let row = try connection.query(
+                """
+                UPDATE gnomon_schedules SET
+                    state = $3, pause_reason = $4,
+                    next_fire_at = CASE WHEN $3 = 'active' THEN
+                        CASE WHEN state = 'active' THEN next_fire_at ELSE $5::timestamptz END END,
+                    next_due_at = CASE WHEN $3 = 'active' THEN
+                        CASE WHEN state = 'active' THEN next_due_at ELSE $5::timestamptz END END,
+                    buffered_fire_time = CASE WHEN $3 = 'active' AND state = 'active' THEN buffered_fire_time END,
+                    skipped_count = skipped_count + CASE WHEN $6::boolean THEN 1 ELSE 0 END,
+                    revision = revision + 1, updated_at = now()
+                WHERE tenant_id = $1 AND schedule_id = $2
+                RETURNING \(Self.columns)
+                """,
+                [
+                    tenantID, scheduleID, paused ? "paused" : "active", paused ? String(reason.prefix(1_024)) : "",
+                    nextFireAt, dropsBufferedFire,
+                ]
+            ).first
+            guard let row else {
+                throw Self.notFound(scheduleID)
+            }
+            return try Self.record(from: row)
         }
-        return try Self.record(from: row)
     }
 
     /// Deletes a schedule and gives back its unit of the schedules quota. Jobs it created

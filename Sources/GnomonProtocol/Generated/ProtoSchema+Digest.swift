@@ -3,5 +3,5 @@
 extension ProtoSchema {
     /// SHA-256 over the `.proto` files this code was generated from, each as its path, a NUL,
     /// its bytes and a NUL, in path order. A test recomputes it to catch stale generated code.
-    public static let sourceDigest = "09c3f4378c2df1f1f52a7a952d405ba05343d2f26f097fcb0df0da977aeb8ac7"
+    public static let sourceDigest = "ef8868b28adeeeb2bd0e88e23500d7587c694a3f65d5b5fa3d5cfbc7e23a81b5"
 }

@@ -312,7 +312,8 @@ extension V1 {
         public var revision: UInt64 = 0
         /// Fires that started a job.
         public var firedCount: UInt64 = 0
-        /// Fires the overlap policy skipped because an earlier fire's job was unfinished.
+        /// Fires the overlap policy skipped because an earlier fire's job was unfinished, and
+        /// buffered fires dropped by a pause.
         public var skippedCount: UInt64 = 0
         /// Fire times missed while the schedule could not fire, dropped by the catch-up policy.
         public var missedCount: UInt64 = 0

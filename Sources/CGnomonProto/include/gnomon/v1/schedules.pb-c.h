@@ -256,7 +256,8 @@ struct  Gnomon__V1__Schedule
    */
   uint64_t fired_count;
   /*
-   * Fires the overlap policy skipped because an earlier fire's job was unfinished.
+   * Fires the overlap policy skipped because an earlier fire's job was unfinished, and
+   * buffered fires dropped by a pause.
    */
   uint64_t skipped_count;
   /*
