@@ -28,6 +28,9 @@ final class JobNotifications: Sendable {
         let queues: Set<String>
         /// The lease stream that waits, if it is one.
         let stream: UInt64?
+        /// A stream with room for more jobs and no job-type filter: any job of its queues
+        /// would be claimed by it, so one such stream is enough to wake for a new job.
+        let hungry: Bool
         let continuation: CheckedContinuation<Void, Never>
     }
 
@@ -166,10 +169,15 @@ final class JobNotifications: Sendable {
 
     /// Waits until a job of one of `queues` may be claimable, a job `stream` follows was
     /// cancelled, `deadline` passes, or the task is cancelled; whichever comes first.
+    ///
+    /// - Parameter hungry: The stream has room for more jobs and would claim a job of any
+    ///   type: a notification then wakes only one of the hungry streams of its queue (see
+    ///   ``deliver(_:hungryOnly:)``).
     func wait(
         tenantID: String,
         queues: Set<String>,
         stream: UInt64? = nil,
+        hungry: Bool = false,
         until deadline: ContinuousClock.Instant?
     ) async {
         let id = self.nextWaiter.add(1, ordering: .relaxed).newValue
@@ -190,7 +198,8 @@ final class JobNotifications: Sendable {
                         return false
                     }
                     waiters.waiting[id] = Waiter(
-                        tenantID: tenantID, queues: queues, stream: stream, continuation: continuation)
+                        tenantID: tenantID, queues: queues, stream: stream, hungry: hungry && stream != nil,
+                        continuation: continuation)
                     return true
                 }
                 if !registered {
@@ -254,27 +263,50 @@ final class JobNotifications: Sendable {
         }
     }
 
-    /// Wakes the waiters of a tenant's queue, and tells the busy streams serving it to look
-    /// again before they next wait.
+    /// Wakes the waiters of a tenant's queue that a new claimable job concerns.
     ///
-    /// - Parameter payload: `<tenant>/<queue>`, as ``channel`` carries it.
-    func deliver(_ payload: String) {
+    /// Of the hungry streams (room left, no job-type filter) only the one waiting longest
+    /// wakes: any of them would claim the job, and waking them all made every submission cost
+    /// a claim round of every stream, all but one finding nothing. A stream that fills up in
+    /// its round passes the notification on (``deliver(_:hungryOnly:)`` with `hungryOnly`),
+    /// so a batch of jobs still reaches as many streams as it needs. Every other waiter of
+    /// the queue wakes: full streams (whose pushed job may have ended elsewhere), filtered
+    /// streams, and waiters that are not streams. When no hungry stream waits, the busy
+    /// streams serving the queue are told to look again before they next wait.
+    ///
+    /// - Parameters:
+    ///   - payload: `<tenant>/<queue>`, as ``channel`` carries it.
+    ///   - hungryOnly: Wake one hungry stream and nobody else: a stream that filled up
+    ///     passing on the jobs it had no room for.
+    ///   - except: A stream not to wake, the one passing the jobs on.
+    func deliver(_ payload: String, hungryOnly: Bool = false, except: UInt64? = nil) {
         guard let slash = payload.firstIndex(of: "/") else {
             return
         }
         let tenantID = String(payload[..<slash])
         let queue = String(payload[payload.index(after: slash)...])
         let woken = self.waiters.withLock { waiters -> [Waiter] in
-            let matching = waiters.waiting.filter { $0.value.tenantID == tenantID && $0.value.queues.contains(queue) }
-            for id in matching.keys {
+            let matching = waiters.waiting.filter {
+                $0.value.tenantID == tenantID && $0.value.queues.contains(queue) && $0.value.stream != except
+            }
+            let longestHungry = matching.filter(\.value.hungry).min { $0.key < $1.key }
+            var chosen = hungryOnly ? [:] : matching.filter { !$0.value.hungry }
+            if let longestHungry {
+                chosen[longestHungry.key] = longestHungry.value
+            }
+            for id in chosen.keys {
                 waiters.waiting.removeValue(forKey: id)
             }
-            let waitingStreams = Set(matching.values.compactMap(\.stream))
-            for (stream, interest) in waiters.streamQueues
-            where interest.tenantID == tenantID && interest.queues.contains(queue) && !waitingStreams.contains(stream) {
-                waiters.lookAgain.insert(stream)
+            if longestHungry == nil {
+                let waitingStreams = Set(matching.values.compactMap(\.stream))
+                for (stream, interest) in waiters.streamQueues
+                where interest.tenantID == tenantID && interest.queues.contains(queue)
+                    && !waitingStreams.contains(stream) && stream != except
+                {
+                    waiters.lookAgain.insert(stream)
+                }
             }
-            return Array(matching.values)
+            return Array(chosen.values)
         }
         for waiter in woken {
             waiter.continuation.resume()

@@ -74,16 +74,18 @@ struct JobService: Sendable {
         let pendingLimit = quotas.maxPendingJobs > 0 ? quotas.maxPendingJobs : nil
         do {
             return try await self.pool.withTenantTransaction(tenantID) { connection in
-                let inserted = try store.insert(jobs, tenantID: tenantID, pendingLimit: pendingLimit, on: connection)
-                let queues = Set(jobs.map(\.queue)).sorted()
-                try QueueStore.ensure(queues, tenantID: tenantID, on: connection)
-                for queue in queues {
-                    try connection.notify(
-                        JobNotifications.channel, payload: JobNotifications.payload(tenantID: tenantID, queue: queue))
+                try store.insert(jobs, tenantID: tenantID, pendingLimit: pendingLimit, on: connection) { inserted in
+                    let queues = Set(jobs.map(\.queue)).sorted()
+                    try QueueStore.ensure(queues, tenantID: tenantID, on: connection)
+                    for queue in queues {
+                        try connection.notify(
+                            JobNotifications.channel,
+                            payload: JobNotifications.payload(tenantID: tenantID, queue: queue))
+                    }
+                    let resource =
+                        inserted.count == 1 ? inserted[0].id.uuidString.lowercased() : "\(inserted.count) jobs"
+                    try audit.record(context, resourceID: resource, status: CallStatus(code: .ok), on: connection)
                 }
-                let resource = inserted.count == 1 ? inserted[0].id.uuidString.lowercased() : "\(inserted.count) jobs"
-                try audit.record(context, resourceID: resource, status: CallStatus(code: .ok), on: connection)
-                return inserted
             }
         } catch {
             let status = Self.status(error, doing: "submitting jobs")

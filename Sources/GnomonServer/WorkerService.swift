@@ -32,6 +32,8 @@ struct WorkerService: Sendable {
     /// room for more, and which pushed attempts ended, some of them by a cancel.
     private struct LeaseRound: Sendable {
         var claimed: [ClaimedJob]
+        /// Room was left after the claim: every due job the stream could see, it took.
+        var hasRoom: Bool
         var nextDue: Date?
         var ended: Set<UUID>
         var cancelled: Set<UUID>
@@ -92,16 +94,16 @@ struct WorkerService: Sendable {
                             tenantID: tenantID, queues: queues, jobTypes: request.jobTypes, limit: room,
                             worker: worker, on: connection)
                         : []
+                    let more = room - jobs.count > 0
+                    let nextDue = more ? try store.nextDueTime(tenantID: tenantID, queues: queues, on: connection) : nil
                     if !jobs.isEmpty {
+                        try Self.announce(jobs, shardLoops: shardLoops, on: connection)
+                        // Last before the commit: it locks the tenant's usage row (see finish).
                         try QuotaStore.takeRunningJobs(
                             Int64(jobs.count), limit: runLimit, tenantID: tenantID, on: connection)
-                        try Self.announce(jobs, shardLoops: shardLoops, on: connection)
                     }
-                    let more = room - jobs.count > 0
                     return LeaseRound(
-                        claimed: jobs,
-                        nextDue: more ? try store.nextDueTime(tenantID: tenantID, queues: queues, on: connection) : nil,
-                        ended: Set(ended.keys), cancelled: cancelled)
+                        claimed: jobs, hasRoom: more, nextDue: nextDue, ended: Set(ended.keys), cancelled: cancelled)
                 }
             } catch {
                 if Task.isCancelled {
@@ -113,6 +115,14 @@ struct WorkerService: Sendable {
                 continue
             }
             self.shardLoops?.attemptsStarted(round.claimed)
+            if !round.claimed.isEmpty && !round.hasRoom {
+                // Full: due jobs may be left that this stream had no room for; another
+                // hungry stream of these queues takes over the notification that woke it.
+                for queue in queues {
+                    self.notifications.deliver(
+                        JobNotifications.payload(tenantID: tenantID, queue: queue), hungryOnly: true, except: stream)
+                }
+            }
             var messages: [V1.LeaseStreamMessage] = []
             for id in round.ended {
                 if round.cancelled.contains(id), let attempt = pushed[id] {
@@ -139,7 +149,8 @@ struct WorkerService: Sendable {
                 continue
             }
             await self.notifications.wait(
-                tenantID: tenantID, queues: Set(queues), stream: stream, until: round.nextDue.map(Self.instant(for:)))
+                tenantID: tenantID, queues: Set(queues), stream: stream,
+                hungry: round.hasRoom && request.jobTypes.isEmpty, until: round.nextDue.map(Self.instant(for:)))
         }
         return CallStatus(code: .cancelled, message: "the lease stream was cancelled")
     }
@@ -308,18 +319,31 @@ struct WorkerService: Sendable {
                 // An end lost in a database crash only means the attempt runs again, as after
                 // any lost answer: delivery is at-least-once.
                 try connection.commitWithoutFlushWait()
+                // The job's row is locked first and the attempt ended last, right before the
+                // commit: ending it updates the tenant's usage row, which every submission,
+                // claim and end of the tenant also needs, so it is held for one round trip only.
                 let row = try connection.query(
-                    "SELECT queue FROM gnomon_jobs WHERE shard = $1 AND id = $2 AND lease_token = $3 AND state = 'running'",
+                    """
+                    SELECT queue FROM gnomon_jobs
+                    WHERE shard = $1 AND id = $2 AND lease_token = $3 AND state = 'running'
+                    FOR UPDATE
+                    """,
                     [store.shard(of: jobID), jobID, token]
                 ).first
-                guard let queue = try row?.string("queue"), let value = try body(store, connection) else {
+                guard let queue = try row?.string("queue") else {
                     return nil
                 }
                 try connection.notify(
                     JobNotifications.channel, payload: JobNotifications.payload(tenantID: tenantID, queue: queue))
                 try audit.record(context, resourceID: resourceID, status: CallStatus(code: .ok), on: connection)
+                guard let value = try body(store, connection) else {
+                    // Not expected with the row locked; undo the notification and the audit record.
+                    throw AttemptChangedUnderLock()
+                }
                 return value
             }
+        } catch is AttemptChangedUnderLock {
+            outcome = nil
         } catch {
             throw CallStatus(error, doing: "ending the attempt")
         }
@@ -353,3 +377,6 @@ struct WorkerService: Sendable {
                 + "was cancelled, or already ended; nothing was changed")
     }
 }
+
+/// Rolls back an attempt's end whose statement changed nothing although the job's row was locked.
+private struct AttemptChangedUnderLock: Error {}

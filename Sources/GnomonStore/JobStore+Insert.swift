@@ -22,6 +22,10 @@ extension JobStore {
     ///   - pendingLimit: The tenant's pending-jobs quota (`max_pending_jobs`), defaults filled
     ///     in; `nil` counts the jobs without a limit.
     ///   - connection: Where to run; inside the caller's transaction if one is open.
+    ///   - beforeCounting: The caller's other writes of the transaction, given the results:
+    ///     they run before the count is taken, since taking it locks the tenant's usage row
+    ///     until the transaction ends, and every submission, claim and end of the tenant
+    ///     waits for that row.
     /// - Returns: One result per job, in the order given.
     /// - Throws: ``StoreError`` with code `quotaExceeded` when the jobs would not fit the
     ///   quota, `notFound` when the tenant does not exist or the transaction may not see it.
@@ -30,7 +34,8 @@ extension JobStore {
         tenantID: String,
         idempotencyRetention: Duration = .seconds(86_400),
         pendingLimit: Int64? = nil,
-        on connection: PostgresConnection
+        on connection: PostgresConnection,
+        beforeCounting: ([InsertedJob]) throws -> Void = { _ in }
     ) throws -> [InsertedJob] {
         guard !jobs.isEmpty else {
             return []
@@ -38,6 +43,7 @@ extension JobStore {
         return try connection.transaction { connection in
             let (results, created) = try self.insertRows(
                 jobs, tenantID: tenantID, idempotencyRetention: idempotencyRetention, on: connection)
+            try beforeCounting(results)
             try QuotaStore.takePendingJobs(Int64(created), limit: pendingLimit, tenantID: tenantID, on: connection)
             return results
         }

@@ -58,7 +58,7 @@ public final class PostgresConnection {
     static let statementCacheLimit = 512
 
     /// Connects, then sets the session to UTC and ISO dates so text values read alike everywhere,
-    /// and to plan each execution of a prepared statement for its parameters.
+    /// and lets PostgreSQL choose between a cached and a fresh plan for each prepared statement.
     ///
     /// - Parameters:
     ///   - connectionString: A libpq URL or key=value string; never logged, as it may hold a password.
@@ -91,11 +91,14 @@ public final class PostgresConnection {
             throw StoreError(.connectionFailed, "could not connect to PostgreSQL: \(reason)")
         }
         self.handle = handle
-        // Custom plans: a generic plan of a query over the list-partitioned jobs table locks
-        // every partition on PostgreSQL 15, and can pick a scan that ignores the shard.
-        try self.execute(
-            script: "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET plan_cache_mode = force_custom_plan"
-        )
+        // The default plan cache mode, on purpose: PostgreSQL keeps planning a statement that
+        // names one shard afresh (its generic plan, over every partition, costs more, and on
+        // PostgreSQL 15 would lock every partition), and caches the plan of one that spans the
+        // shards anyway (a claim, the next due time), whose planning cost up to 8 ms a call
+        // when forced custom: the planner probes the ends of the due-time indexes, which the
+        // jobs deleted on completion leave full of dead entries. docs/benchmarks.md has the
+        // measurements.
+        try self.execute(script: "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET plan_cache_mode = auto")
     }
 
     deinit {
@@ -154,13 +157,53 @@ public final class PostgresConnection {
         isolation: PostgresIsolation = .readCommitted,
         _ body: (PostgresConnection) throws -> T
     ) throws -> T {
+        try self.transaction(isolation: isolation, prologue: "", role: nil, body)
+    }
+
+    /// Runs `body` in a transaction as `role`, scoped to `tenantID` when there is one: the
+    /// `BEGIN`, the role and the tenant reach the server together, in one round trip.
+    ///
+    /// - Throws: What `body` throws; ``StoreError`` with code `insufficientPrivilege` when the
+    ///   login role cannot switch to `role`.
+    func transaction<T>(
+        asRole role: String,
+        tenantID: String?,
+        _ body: (PostgresConnection) throws -> T
+    ) throws -> T {
+        guard !self.isInTransaction else {
+            try self.setLocalRole(role)
+            if let tenantID {
+                try self.setTenant(tenantID)
+            }
+            return try body(self)
+        }
+        var prologue = "; SET LOCAL ROLE \(try self.quotedIdentifier(role))"
+        if let tenantID {
+            prologue += "; SELECT set_config('gnomon.tenant_id', \(try self.quotedLiteral(tenantID)), true)"
+        }
+        return try self.transaction(isolation: .readCommitted, prologue: prologue, role: role, body)
+    }
+
+    /// `prologue` runs right after `BEGIN`, in its round trip; a refusal there to switch to
+    /// `role` is reported as such, while the same SQLSTATE from `body` (row-level security)
+    /// passes through unchanged.
+    private func transaction<T>(
+        isolation: PostgresIsolation,
+        prologue: String,
+        role: String?,
+        _ body: (PostgresConnection) throws -> T
+    ) throws -> T {
         if self.isInTransaction {
             return try body(self)
         }
         var attempt = 1
         while true {
             do {
-                try self.execute(script: "BEGIN ISOLATION LEVEL \(isolation.rawValue)")
+                do {
+                    try self.execute(script: "BEGIN ISOLATION LEVEL \(isolation.rawValue)\(prologue)")
+                } catch let error as StoreError where role != nil && Self.isRoleRefusal(error) {
+                    throw Self.roleRefused(role ?? "", error)
+                }
                 let value = try body(self)
                 try self.execute(script: "COMMIT")
                 return value
@@ -190,15 +233,32 @@ public final class PostgresConnection {
     func setLocalRole(_ role: String) throws {
         do {
             try self.execute(script: "SET LOCAL ROLE \(try self.quotedIdentifier(role))")
-        } catch let error as StoreError where error.sqlState == "42501" || error.sqlState == "22023" {
-            throw StoreError(
-                .insufficientPrivilege,
-                "the connection's login role cannot switch to \(role): grant it with GRANT \(role) TO <login role>, "
-                    + "as the migrations do for the role that runs them",
-                underlying: error,
-                sqlState: error.sqlState
-            )
+        } catch let error as StoreError where Self.isRoleRefusal(error) {
+            throw Self.roleRefused(role, error)
         }
+    }
+
+    private static func isRoleRefusal(_ error: StoreError) -> Bool {
+        error.sqlState == "42501" || error.sqlState == "22023"
+    }
+
+    private static func roleRefused(_ role: String, _ error: StoreError) -> StoreError {
+        StoreError(
+            .insufficientPrivilege,
+            "the connection's login role cannot switch to \(role): grant it with GRANT \(role) TO <login role>, "
+                + "as the migrations do for the role that runs them",
+            underlying: error,
+            sqlState: error.sqlState
+        )
+    }
+
+    /// Quotes a value as an SQL string literal, for the few statements sent as plain text.
+    func quotedLiteral(_ value: String) throws -> String {
+        guard let quoted = PQescapeLiteral(self.handle, value, value.utf8.count) else {
+            throw StoreError(.queryFailed, "libpq could not quote the value: \(Self.errorMessage(self.handle))")
+        }
+        defer { PQfreemem(quoted) }
+        return String(cString: quoted)
     }
 
     /// Quotes a name as an SQL identifier; for names such as channels, never for values.

@@ -82,11 +82,7 @@ public final class PostgresPool: Sendable {
         _ body: @Sendable @escaping (PostgresConnection) throws -> T
     ) async throws -> T {
         try await self.withConnection { connection in
-            try connection.transaction { connection in
-                try connection.setLocalRole(PostgresPool.tenantRole)
-                try connection.setTenant(tenantID)
-                return try body(connection)
-            }
+            try connection.transaction(asRole: PostgresPool.tenantRole, tenantID: tenantID, body)
         }
     }
 
@@ -104,10 +100,7 @@ public final class PostgresPool: Sendable {
         _ body: @Sendable @escaping (PostgresConnection) throws -> T
     ) async throws -> T {
         try await self.withConnection { connection in
-            try connection.transaction { connection in
-                try connection.setLocalRole(PostgresPool.platformRole)
-                return try body(connection)
-            }
+            try connection.transaction(asRole: PostgresPool.platformRole, tenantID: nil, body)
         }
     }
 

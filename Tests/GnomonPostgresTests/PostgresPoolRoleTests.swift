@@ -93,6 +93,24 @@ struct PostgresPoolRoleTests {
         }
     }
 
+    @Test("the tenant travels with BEGIN as a quoted literal: quotes and backslashes arrive as they were")
+    func tenantLiteral() async throws {
+        try await TestDatabase.with { database in
+            try await database.withPool { pool in
+                for tenant in ["o'brien", #"back\slash"#, "semi; DROP TABLE gnomon_jobs"] {
+                    let seen = try await pool.withTenantTransaction(tenant) { connection in
+                        try connection.query("SELECT current_setting('gnomon.tenant_id') AS t").first?.string("t")
+                    }
+                    #expect(seen == tenant)
+                }
+                let jobs = try await pool.withPlatformTransaction { connection in
+                    try connection.query("SELECT to_regclass('gnomon_jobs') IS NOT NULL AS here").first?.bool("here")
+                }
+                #expect(jobs == true)
+            }
+        }
+    }
+
     @Test("a login role that is not a member of the roles is told how to grant them")
     func loginRoleWithoutMembership() async throws {
         try await TestDatabase.with { database in

@@ -65,6 +65,38 @@ struct ShardLoopTests {
         }
     }
 
+    @Test("a lease-stream round that claimed nothing does not wake the shard loops; a listener reconnect does")
+    func emptyClaimWakesNoLoop() async throws {
+        try await TestDatabase.with { database in
+            let loops = ShardLoops(
+                node: "n1", connectionString: database.connectionString, store: Self.store, logger: .disabled)
+            let acquired = try await database.withPool { pool in
+                try await pool.withPlatformTransaction {
+                    try ShardLeaseStore.acquire(shard: 3, node: "n1", duration: .seconds(30), on: $0)
+                }
+            }
+            let lease = try #require(acquired)
+            await loops.shardAcquired(lease)
+            try await eventually(within: .seconds(30), "the loop's first pass") {
+                (loops.passes(ofShard: 3) ?? 0) >= 1
+            }
+            // With no running attempt the loop sleeps for its longest sleep: passes stay put.
+            let settled = loops.passes(ofShard: 3) ?? 0
+            for _ in 0..<100 {
+                loops.attemptsStarted([ClaimedJob]())
+            }
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(loops.passes(ofShard: 3) == settled, "empty claims woke the loop")
+
+            // No expiries at all, as after the listener reconnected, means "look again".
+            loops.attemptsStarted([Int: Date]())
+            try await eventually(within: .seconds(30), "a pass after the reconnect") {
+                (loops.passes(ofShard: 3) ?? 0) > settled
+            }
+            await loops.shutdown()
+        }
+    }
+
     @Test("a loop whose lease moved to another node ends nothing: its epoch fences it")
     func fencedByEpoch() async throws {
         try await TestDatabase.with { database in

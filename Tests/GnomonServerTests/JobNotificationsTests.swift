@@ -17,9 +17,13 @@ struct JobNotificationsTests {
         private let returned = Synchronization.Mutex(false)
         private let task = Synchronization.Mutex<Task<Void, Never>?>(nil)
 
-        init(_ notifications: JobNotifications, stream: UInt64, for duration: Duration = .seconds(600)) {
+        init(
+            _ notifications: JobNotifications, stream: UInt64, hungry: Bool = false,
+            for duration: Duration = .seconds(600)
+        ) {
             let task = Task { [self] in
-                await notifications.wait(tenantID: "acme", queues: ["emails"], stream: stream, until: .now + duration)
+                await notifications.wait(
+                    tenantID: "acme", queues: ["emails"], stream: stream, hungry: hungry, until: .now + duration)
                 self.returned.withLock { $0 = true }
             }
             self.task.withLock { $0 = task }
@@ -66,6 +70,40 @@ struct JobNotificationsTests {
         #expect(followerWoke)
         let bystanderWoke = await bystanderWait.returns(within: .milliseconds(200))
         #expect(!bystanderWoke)
+    }
+
+    @Test("a new job wakes the hungry stream waiting longest and every full one; a stream that fills passes it on")
+    func wakesOneHungryStream() async throws {
+        let notifications = Self.notifications()
+        let first = notifications.openStream(tenantID: "acme", queues: ["emails"])
+        let second = notifications.openStream(tenantID: "acme", queues: ["emails"])
+        let full = notifications.openStream(tenantID: "acme", queues: ["emails"])
+        let firstWait = BackgroundWait(notifications, stream: first, hungry: true)
+        defer { firstWait.cancel() }
+        try await Task.sleep(for: .milliseconds(50))
+        let secondWait = BackgroundWait(notifications, stream: second, hungry: true)
+        defer { secondWait.cancel() }
+        let fullWait = BackgroundWait(notifications, stream: full)
+        defer { fullWait.cancel() }
+        try await Task.sleep(for: .milliseconds(100))
+
+        notifications.deliver("acme/emails")
+        let firstWoke = await firstWait.returns(within: .seconds(120))
+        let fullWoke = await fullWait.returns(within: .seconds(120))
+        #expect(firstWoke)
+        #expect(fullWoke, "a full stream's pushed job may have ended elsewhere: it must look")
+        let secondWokeEarly = await secondWait.returns(within: .milliseconds(300))
+        #expect(!secondWokeEarly, "one hungry stream is enough for one notification")
+
+        // The first stream filled up: it hands the notification to the next hungry one only.
+        let fullAgain = BackgroundWait(notifications, stream: full)
+        defer { fullAgain.cancel() }
+        try await Task.sleep(for: .milliseconds(100))
+        notifications.deliver("acme/emails", hungryOnly: true, except: first)
+        let secondWoke = await secondWait.returns(within: .seconds(120))
+        #expect(secondWoke)
+        let fullWokeAgain = await fullAgain.returns(within: .milliseconds(300))
+        #expect(!fullWokeAgain, "passing jobs on wakes no full stream")
     }
 
     @Test("a job notified while its queue's stream is busy makes the stream's next wait return at once")

@@ -1,6 +1,7 @@
 import Foundation
 import GnomonCore
 import GnomonStore
+import Synchronization
 
 /// The work only a shard's owner does, for one owned shard: ending attempts whose leases
 /// expired, so their jobs retry (attempt + 1) or go to the dead-letter queue.
@@ -19,17 +20,27 @@ final class ShardLoop: Sendable {
 
     let lease: ShardLease
     private let wakeup = Wakeup()
+    private let passCount = PassCount()
     private let task: Task<Void, Never>
 
     /// Starts the loop for a shard this node holds under `lease`.
     init(lease: ShardLease, node: String, pool: PostgresPool, store: JobStore, logger: Logger) {
         self.lease = lease
         let wakeup = self.wakeup
+        let passCount = self.passCount
         self.task = Task {
             await Self.run(
                 lease: lease, node: node, pool: pool, store: store, logger: logger,
-                sleep: { await wakeup.wait(until: .now + $0) })
+                sleep: {
+                    passCount.value.add(1, ordering: .relaxed)
+                    await wakeup.wait(until: .now + $0)
+                })
         }
+    }
+
+    /// How many passes over the shard the loop has finished.
+    var passes: Int {
+        self.passCount.value.load(ordering: .relaxed)
     }
 
     /// Tells the loop an attempt of its shard started on this node and expires at `expiry`,
@@ -106,4 +117,9 @@ final class ShardLoop: Sendable {
             await wait(sleep)
         }
     }
+}
+
+/// A loop's count of finished passes, shared between the loop's task and its readers.
+private final class PassCount: Sendable {
+    let value = Atomic<Int>(0)
 }

@@ -79,6 +79,11 @@ final class ShardLoops: ShardOwnershipDelegate {
         }
     }
 
+    /// How many passes the loop of `shard` has finished, if it runs here.
+    func passes(ofShard shard: Int) -> Int? {
+        self.loops.withLock { $0[shard]?.passes }
+    }
+
     /// Whether this node runs the loop of `shard` now.
     func holds(_ shard: Int) -> Bool {
         self.loops.withLock { $0[shard] != nil }
@@ -87,6 +92,11 @@ final class ShardLoops: ShardOwnershipDelegate {
     /// Tells the loops of shards held here that attempts of theirs started, so that each
     /// wakes when the earliest of them expires. Call after the claim committed.
     func attemptsStarted(_ jobs: [ClaimedJob]) {
+        // No jobs is not "no expiries known": waking every loop for an empty claim made each
+        // idle lease-stream round cost a pass of every shard loop.
+        guard !jobs.isEmpty else {
+            return
+        }
         self.attemptsStarted(Self.earliestExpiries(jobs))
     }
 
