@@ -98,9 +98,15 @@ struct WorkerService: Sendable {
                     let nextDue = more ? try store.nextDueTime(tenantID: tenantID, queues: queues, on: connection) : nil
                     if !jobs.isEmpty {
                         try Self.announce(jobs, shardLoops: shardLoops, on: connection)
-                        // Last before the commit: it locks the tenant's usage row (see finish).
-                        try QuotaStore.takeRunningJobs(
-                            Int64(jobs.count), limit: runLimit, tenantID: tenantID, on: connection)
+                        // Last before the commit, or at it when there is no limit to check: it
+                        // locks the tenant's usage row (see finish).
+                        if runLimit == nil {
+                            try QuotaStore.countAtCommit(
+                                runningJobs: Int64(jobs.count), tenantID: tenantID, on: connection)
+                        } else {
+                            try QuotaStore.takeRunningJobs(
+                                Int64(jobs.count), limit: runLimit, tenantID: tenantID, on: connection)
+                        }
                     }
                     return LeaseRound(
                         claimed: jobs, hasRoom: more, nextDue: nextDue, ended: Set(ended.keys), cancelled: cancelled)

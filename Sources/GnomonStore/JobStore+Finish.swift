@@ -24,7 +24,12 @@ extension JobStore {
         on connection: PostgresConnection
     ) throws -> Bool {
         let result = try connection.query(Self.completeSQL, [shard, jobID, leaseToken, resultJSON])
-        return result.affectedRows == 1
+        guard let done = result.first else {
+            return false
+        }
+        try QuotaStore.countAtCommit(
+            pendingJobs: -1, runningJobs: -1, tenantID: try done.string("tenant_id"), on: connection)
+        return true
     }
 
     /// Records a failed attempt: the job waits for a retry, or goes to the dead-letter queue when
@@ -53,6 +58,8 @@ extension JobStore {
                 ]
             ).first
             if let retried {
+                try QuotaStore.countAtCommit(
+                    runningJobs: -1, tenantID: try retried.string("tenant_id"), on: connection)
                 return .retrying(inMilliseconds: try retried.int64("delay_ms"))
             }
             let dead = try connection.query(
@@ -61,8 +68,13 @@ extension JobStore {
                     shard, jobID, leaseToken, String(errorMessage.prefix(4_096)),
                     final ? "failed_final" : "failed", deadLetterRetention.milliseconds,
                 ]
-            )
-            return dead.affectedRows == 1 ? .deadLettered : nil
+            ).first
+            guard let dead else {
+                return nil
+            }
+            try QuotaStore.countAtCommit(
+                pendingJobs: -1, runningJobs: -1, tenantID: try dead.string("tenant_id"), on: connection)
+            return .deadLettered
         }
     }
 
@@ -78,30 +90,36 @@ extension JobStore {
         on connection: PostgresConnection
     ) throws -> Int {
         try connection.transaction { connection in
-            // Each attempt's end locks its tenant's usage row until this transaction ends: in
-            // byte order of tenant id, as a claim locks them, so that the two cannot deadlock.
             let expired = try connection.query(
                 Self.expiredSQL,
                 [lease.shard, lease.epoch, node, limit]
-            ).rows.sorted { ($0["tenant_id"] ?? "") < ($1["tenant_id"] ?? "") }
-            var ended = 0
+            ).rows
+            // What the ends give back, by tenant: (pending jobs, running attempts).
+            var released: [String: (pending: Int64, running: Int64)] = [:]
             for row in expired {
                 let id = try row.string("id")
                 let token = try row.string("lease_token")
                 let message = "the attempt's lease expired without a heartbeat or an answer"
-                let retried = try connection.query(
+                if let retried = try connection.query(
                     Self.retrySQL,
                     [lease.shard, id, token, message, false, nil as Int64?, "timed_out"]
-                )
-                if retried.rows.isEmpty {
-                    try connection.query(
-                        Self.deadLetterSQL,
-                        [lease.shard, id, token, message, "timed_out", deadLetterRetention.milliseconds]
-                    )
+                ).first {
+                    released[try retried.string("tenant_id"), default: (0, 0)].running += 1
+                } else if let dead = try connection.query(
+                    Self.deadLetterSQL,
+                    [lease.shard, id, token, message, "timed_out", deadLetterRetention.milliseconds]
+                ).first {
+                    released[try dead.string("tenant_id"), default: (0, 0)].pending += 1
+                    released[try dead.string("tenant_id"), default: (0, 0)].running += 1
                 }
-                ended += 1
             }
-            return ended
+            // One update per tenant at the commit, in byte order of tenant id as a claim locks
+            // them, so that the two cannot deadlock.
+            for (tenant, counts) in released.sorted(by: { $0.key < $1.key }) {
+                try QuotaStore.countAtCommit(
+                    pendingJobs: -counts.pending, runningJobs: -counts.running, tenantID: tenant, on: connection)
+            }
+            return expired.count
         }
     }
 
@@ -118,12 +136,6 @@ extension JobStore {
             SELECT tenant_id, id, attempts, 'succeeded', coalesce(worker_id, ''), lease_token,
                 attempt_started_at, now()
             FROM done
-        ),
-        usage AS (
-            UPDATE gnomon_tenant_usage AS u
-            SET live_jobs = greatest(0, u.live_jobs - 1), running_jobs = greatest(0, u.running_jobs - 1)
-            FROM done
-            WHERE u.tenant_id = done.tenant_id
         )
         INSERT INTO gnomon_job_history (
             id, tenant_id, shard, queue, job_type, state, priority, payload, labels, run_at,
@@ -136,6 +148,7 @@ extension JobStore {
             backoff_jitter, attempt_timeout_ms, idempotency_key, http_target, schedule_id,
             fire_time, traceparent, created_at, started_at, now(), last_error, $4::jsonb
         FROM done
+        RETURNING tenant_id
         """
 
     /// Retries when attempts remain and the failure is not final. The delay is exponential in
@@ -162,12 +175,6 @@ extension JobStore {
             )
             SELECT tenant_id, id, attempts, $7, coalesce(worker_id, ''), $3, attempt_started_at, now(), $4
             FROM failed
-        ),
-        usage AS (
-            UPDATE gnomon_tenant_usage AS u
-            SET running_jobs = greatest(0, u.running_jobs - 1)
-            FROM failed
-            WHERE u.tenant_id = failed.tenant_id
         )
         UPDATE gnomon_jobs AS j
         SET state = 'retry_wait', due_at = now() + failed.delay_ms * interval '1 millisecond',
@@ -175,7 +182,7 @@ extension JobStore {
             attempt_started_at = NULL, last_error = $4
         FROM failed
         WHERE j.shard = $1 AND j.id = failed.id
-        RETURNING failed.delay_ms
+        RETURNING failed.delay_ms, failed.tenant_id
         """
 
     static let deadLetterSQL = """
@@ -192,12 +199,6 @@ extension JobStore {
             SELECT tenant_id, id, attempts, $5, coalesce(worker_id, ''), lease_token,
                 attempt_started_at, now(), $4
             FROM dead
-        ),
-        usage AS (
-            UPDATE gnomon_tenant_usage AS u
-            SET live_jobs = greatest(0, u.live_jobs - 1), running_jobs = greatest(0, u.running_jobs - 1)
-            FROM dead
-            WHERE u.tenant_id = dead.tenant_id
         )
         INSERT INTO gnomon_dead_letters (
             id, tenant_id, shard, queue, job_type, priority, payload, labels, run_at, attempts,
@@ -212,6 +213,7 @@ extension JobStore {
             created_at, started_at, $4, attempts, $5, coalesce(worker_id, ''),
             attempt_started_at, now(), now() + $6::bigint * interval '1 millisecond'
         FROM dead
+        RETURNING tenant_id
         """
 
     static let expiredSQL = """

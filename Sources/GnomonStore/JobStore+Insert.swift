@@ -44,7 +44,14 @@ extension JobStore {
             let (results, created) = try self.insertRows(
                 jobs, tenantID: tenantID, idempotencyRetention: idempotencyRetention, on: connection)
             try beforeCounting(results)
-            try QuotaStore.takePendingJobs(Int64(created), limit: pendingLimit, tenantID: tenantID, on: connection)
+            if pendingLimit == nil {
+                // Nothing to check: count at the commit, and hold the usage row only then.
+                _ = try UsageCounter.pendingJobs.current(tenantID: tenantID, on: connection)
+                try QuotaStore.countAtCommit(pendingJobs: Int64(created), tenantID: tenantID, on: connection)
+            } else {
+                try QuotaStore.takePendingJobs(
+                    Int64(created), limit: pendingLimit, tenantID: tenantID, on: connection)
+            }
             return results
         }
     }

@@ -20,17 +20,25 @@ extension PostgresConnection {
     ///
     /// - Returns: One result per statement, in order.
     /// - Throws: The first statement's ``StoreError``; statements after a failed one do not run.
+    @discardableResult
     public func pipeline(_ statements: [PostgresStatement]) throws -> [PostgresResult] {
         guard !statements.isEmpty else {
             return []
+        }
+        // Statements with parameters run prepared, like those of query(_:_:), so that their
+        // plans can be cached; preparing is a round trip of its own, made once, before the
+        // pipeline starts.
+        let names = try statements.map { statement in
+            statement.parameters.isEmpty
+                ? nil : try self.preparedName(for: statement.sql, parameterCount: statement.parameters.count)
         }
         guard PQenterPipelineMode(self.handle) == 1 else {
             throw StoreError(.queryFailed, "could not enter pipeline mode: \(Self.errorMessage(self.handle))")
         }
         defer { PQexitPipelineMode(self.handle) }
 
-        for statement in statements {
-            try self.send(statement)
+        for (statement, name) in zip(statements, names) {
+            try self.send(statement, preparedAs: name)
         }
         guard PQpipelineSync(self.handle) == 1 else {
             throw StoreError(.queryFailed, "could not send the pipeline: \(Self.errorMessage(self.handle))")
@@ -38,10 +46,13 @@ extension PostgresConnection {
         return try self.collect(count: statements.count)
     }
 
-    private func send(_ statement: PostgresStatement) throws {
+    private func send(_ statement: PostgresStatement, preparedAs name: String?) throws {
         let bound = try BoundParameters(statement.parameters.map(\.postgresValue))
         let sent = bound.withPointers { values, lengths, formats in
-            PQsendQueryParams(self.handle, statement.sql, bound.count, nil, values, lengths, formats, 0)
+            if let name {
+                return PQsendQueryPrepared(self.handle, name, bound.count, values, lengths, formats, 0)
+            }
+            return PQsendQueryParams(self.handle, statement.sql, bound.count, nil, values, lengths, formats, 0)
         }
         guard sent == 1 else {
             throw StoreError(.queryFailed, "could not send a statement: \(Self.errorMessage(self.handle))")

@@ -55,6 +55,8 @@ public struct PostgresTLSOptions: Sendable, Hashable {
 public final class PostgresConnection {
     let handle: OpaquePointer
     private var statements: [String: String] = [:]
+    /// Statements queued by ``runAtCommit(_:_:)`` for the end of the current transaction.
+    private var commitStatements: [PostgresStatement] = []
     static let statementCacheLimit = 512
 
     /// Connects, then sets the session to UTC and ISO dates so text values read alike everywhere,
@@ -198,6 +200,7 @@ public final class PostgresConnection {
         }
         var attempt = 1
         while true {
+            self.commitStatements.removeAll()
             do {
                 do {
                     try self.execute(script: "BEGIN ISOLATION LEVEL \(isolation.rawValue)\(prologue)")
@@ -205,7 +208,7 @@ public final class PostgresConnection {
                     throw Self.roleRefused(role ?? "", error)
                 }
                 let value = try body(self)
-                try self.execute(script: "COMMIT")
+                try self.commit()
                 return value
             } catch let error as StoreError where Self.isRetryable(error) && attempt < 5 {
                 self.rollBackQuietly()
@@ -274,7 +277,33 @@ public final class PostgresConnection {
         error.sqlState == "40001" || error.sqlState == "40P01"
     }
 
+    /// Queues a statement to run when the current transaction commits, in the same round trip
+    /// as its `COMMIT`; outside a transaction it runs at once.
+    ///
+    /// For an update of a row that many transactions need, such as a tenant's usage counts:
+    /// its lock is then held for the server's time to run the statement and commit, never
+    /// for a round trip to this process. The statement runs after everything the transaction
+    /// body sent, and its failure rolls the transaction back like any other.
+    public func runAtCommit(_ sql: String, _ parameters: [any PostgresBindable] = []) throws {
+        guard self.isInTransaction else {
+            try self.query(sql, parameters)
+            return
+        }
+        self.commitStatements.append(PostgresStatement(sql, parameters))
+    }
+
+    private func commit() throws {
+        let statements = self.commitStatements
+        self.commitStatements.removeAll()
+        if statements.isEmpty {
+            try self.execute(script: "COMMIT")
+        } else {
+            try self.pipeline(statements + [PostgresStatement("COMMIT")])
+        }
+    }
+
     private func rollBackQuietly() {
+        self.commitStatements.removeAll()
         if self.isInTransaction {
             PQclear(PQexec(self.handle, "ROLLBACK"))
         }
@@ -282,7 +311,7 @@ public final class PostgresConnection {
 
     /// The name of the prepared statement for `sql`, preparing it now if needed; nil once the
     /// cache is full, in which case the statement runs unnamed.
-    private func preparedName(for sql: String, parameterCount: Int) throws -> String? {
+    func preparedName(for sql: String, parameterCount: Int) throws -> String? {
         if let name = self.statements[sql] {
             return name
         }

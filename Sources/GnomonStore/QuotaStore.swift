@@ -63,6 +63,32 @@ public enum QuotaStore {
         try UsageCounter.runningJobs.take(count, limit: limit, tenantID: tenantID, on: connection)
     }
 
+    /// Adds to the tenant's pending jobs and running attempts when the current transaction
+    /// commits, in its round trip (``PostgresConnection/runAtCommit(_:_:)``): for changes with
+    /// no quota to check, such as attempts ending, or jobs added by a tenant with no limit.
+    ///
+    /// Every submission, claim and attempt end of a tenant updates its one usage row; queued
+    /// for the commit, each holds that row's lock for the server's time alone. Negative
+    /// counts give back, never below zero.
+    public static func countAtCommit(
+        pendingJobs: Int64 = 0,
+        runningJobs: Int64 = 0,
+        tenantID: String,
+        on connection: PostgresConnection
+    ) throws {
+        guard pendingJobs != 0 || runningJobs != 0 else {
+            return
+        }
+        try connection.runAtCommit(
+            """
+            UPDATE gnomon_tenant_usage
+            SET live_jobs = greatest(0, live_jobs + $2), running_jobs = greatest(0, running_jobs + $3)
+            WHERE tenant_id = $1::text
+            """,
+            [tenantID, pendingJobs, runningJobs]
+        )
+    }
+
     /// How many more attempts the tenant may start under its `max_concurrent_runs` quota.
     ///
     /// Locks the tenant's usage row until the transaction ends, so that two claimers of one

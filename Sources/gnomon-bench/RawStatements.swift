@@ -56,5 +56,6 @@ enum RawStatements {
             backoff_jitter, attempt_timeout_ms, idempotency_key, http_target, schedule_id,
             fire_time, traceparent, created_at, started_at, now(), last_error, $4::jsonb
         FROM done
+        RETURNING tenant_id
         """
 }

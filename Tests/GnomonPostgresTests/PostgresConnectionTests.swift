@@ -176,6 +176,50 @@ struct PostgresConnectionTests {
         #expect(error?.sqlState == "23505")
         #expect(try connection.query("SELECT count(*) AS n FROM p").first?.int("n") == 100)
     }
+
+    @Test("a statement run at commit runs after the body, goes with a rollback, and its failure undoes the rest")
+    func runAtCommit() async throws {
+        let connection = try await self.connect()
+        try connection.execute(script: "CREATE TEMP TABLE c (n int PRIMARY KEY)")
+        func rows() throws -> [String?] {
+            try connection.query("SELECT n FROM c ORDER BY n").rows.map { $0["n"] }
+        }
+
+        // Queued, it has not run by the end of the body; the commit runs it.
+        let seenInBody = try connection.transaction { connection in
+            try connection.runAtCommit("INSERT INTO c VALUES ($1)", [2])
+            try connection.query("INSERT INTO c VALUES (1)")
+            return try connection.query("SELECT count(*) AS n FROM c").first?.int("n")
+        }
+        #expect(seenInBody == 1)
+        #expect(try rows() == ["1", "2"])
+
+        // A body that throws takes its queued statement with it, also out of the next transaction.
+        struct Abort: Error {}
+        #expect(throws: Abort.self) {
+            try connection.transaction { connection in
+                try connection.runAtCommit("INSERT INTO c VALUES (3)")
+                throw Abort()
+            }
+        }
+        try connection.transaction { try $0.query("INSERT INTO c VALUES (4)") }
+        #expect(try rows() == ["1", "2", "4"])
+
+        // A queued statement that fails rolls the whole transaction back, and says why.
+        let error = #expect(throws: StoreError.self) {
+            try connection.transaction { connection in
+                try connection.query("INSERT INTO c VALUES (5)")
+                try connection.runAtCommit("INSERT INTO c VALUES (1)")
+            }
+        }
+        #expect(error?.sqlState == "23505")
+        #expect(!connection.isInTransaction)
+        #expect(try rows() == ["1", "2", "4"])
+
+        // Outside a transaction it runs at once.
+        try connection.runAtCommit("INSERT INTO c VALUES (6)")
+        #expect(try rows() == ["1", "2", "4", "6"])
+    }
 }
 
 @Suite("PostgreSQL pool")
