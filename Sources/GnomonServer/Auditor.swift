@@ -20,7 +20,7 @@ struct Auditor: Sendable {
         status: CallStatus,
         on connection: PostgresConnection
     ) throws {
-        try AuditStore.append(Self.record(context, resourceID: resourceID, status: status), on: connection)
+        try AuditStore.appendAtCommit(Self.record(context, resourceID: resourceID, status: status), on: connection)
     }
 
     /// Records a call whose change did not happen, in a transaction of its own.

@@ -27,35 +27,13 @@ public enum AuditStore {
     ///   partition upkeep has not run for months.
     @discardableResult
     public static func append(_ record: AuditRecord, on connection: PostgresConnection) throws -> AuditEntry {
-        if let tenantID = record.tenantID, !TenantStore.isValidID(tenantID) {
-            throw StoreError(
-                .invalidArgument,
-                "an audit record's tenant must be a valid tenant id, not '\(tenantID)'; record a call that named no "
-                    + "valid tenant with no tenant"
-            )
-        }
-        guard (0...Int(Int32.max)).contains(record.statusCode) else {
-            throw StoreError(
-                .invalidArgument,
-                "an audit record's status code is \(record.statusCode); expected 0 (OK) or a positive status code"
-            )
-        }
+        try Self.check(record)
         let record = record.sanitized
         let row: PostgresRow?
         do {
             row = try connection.query(
-                """
-                INSERT INTO gnomon_audit_log (
-                    tenant_id, actor, roles, method, resource_type, resource_id, outcome, status_code,
-                    request_id, client_address, at
-                ) VALUES ($1, $2, $3::text[], $4, $5, $6, $7, $8, $9, $10, clock_timestamp())
-                RETURNING id, (extract(epoch FROM at) * 1000000)::bigint AS at_us
-                """,
-                [
-                    record.tenantID, record.actor, PostgresArray.literal(record.roles), record.method,
-                    record.resourceType, record.resourceID, record.outcome.rawValue, record.statusCode,
-                    record.requestID, record.clientAddress,
-                ]
+                Self.insertSQL + " RETURNING id, (extract(epoch FROM at) * 1000000)::bigint AS at_us",
+                Self.parameters(record)
             ).first
         } catch let error as StoreError {
             throw self.explainAppendFailure(error, tenantID: record.tenantID)
@@ -70,6 +48,50 @@ public enum AuditStore {
             record: record,
             cursor: AuditCursor(atMicroseconds: micros, id: id)
         )
+    }
+
+    /// Appends a record when the caller's transaction commits, in the round trip of its
+    /// `COMMIT` (``PostgresConnection/runAtCommit(_:_:)``): written with the change it records,
+    /// or not at all, at no round trip of its own.
+    ///
+    /// - Throws: ``StoreError`` with code `invalidArgument` for a record that cannot be
+    ///   stored. The insert's own failures (another tenant's record, a missing partition)
+    ///   surface from the commit as PostgreSQL reports them, and roll the change back.
+    public static func appendAtCommit(_ record: AuditRecord, on connection: PostgresConnection) throws {
+        try Self.check(record)
+        let record = record.sanitized
+        try connection.runAtCommit(Self.insertSQL, Self.parameters(record))
+    }
+
+    private static let insertSQL = """
+        INSERT INTO gnomon_audit_log (
+            tenant_id, actor, roles, method, resource_type, resource_id, outcome, status_code,
+            request_id, client_address, at
+        ) VALUES ($1, $2, $3::text[], $4, $5, $6, $7, $8, $9, $10, clock_timestamp())
+        """
+
+    private static func parameters(_ record: AuditRecord) -> [any PostgresBindable] {
+        [
+            record.tenantID, record.actor, PostgresArray.literal(record.roles), record.method,
+            record.resourceType, record.resourceID, record.outcome.rawValue, record.statusCode,
+            record.requestID, record.clientAddress,
+        ]
+    }
+
+    private static func check(_ record: AuditRecord) throws {
+        if let tenantID = record.tenantID, !TenantStore.isValidID(tenantID) {
+            throw StoreError(
+                .invalidArgument,
+                "an audit record's tenant must be a valid tenant id, not '\(tenantID)'; record a call that named no "
+                    + "valid tenant with no tenant"
+            )
+        }
+        guard (0...Int(Int32.max)).contains(record.statusCode) else {
+            throw StoreError(
+                .invalidArgument,
+                "an audit record's status code is \(record.statusCode); expected 0 (OK) or a positive status code"
+            )
+        }
     }
 
     /// Appends a record in a transaction of its own, in the role its tenant calls for.

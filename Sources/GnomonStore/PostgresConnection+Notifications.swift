@@ -22,7 +22,9 @@ extension PostgresConnection {
 
     /// Sends a notification; it is delivered when the current transaction commits.
     public func notify(_ channel: String, payload: String = "") throws {
-        try self.query("SELECT pg_notify($1, $2)", [channel, payload])
+        // PostgreSQL delivers a transaction's notifications when it commits: the statement
+        // travels with the COMMIT, at no round trip of its own.
+        try self.runAtCommit("SELECT pg_notify($1, $2)", [channel, payload])
     }
 
     /// Returns the notifications received so far, waiting up to `timeout` for one if there are none.

@@ -101,6 +101,7 @@ extension PostgresConnection {
     /// soon as it commits, not after a disk flush. Never use it for a write the caller is told
     /// is durable, such as an accepted submission. Lasts until the transaction ends.
     public func commitWithoutFlushWait() throws {
-        try self.query("SET LOCAL synchronous_commit = off")
+        // The setting is read when the transaction commits: it travels with the COMMIT.
+        try self.runAtCommit("SET LOCAL synchronous_commit = off")
     }
 }
