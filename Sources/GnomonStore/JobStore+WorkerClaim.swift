@@ -80,23 +80,48 @@ extension JobStore {
     }
 
     /// When the earliest job of these queues that is waiting becomes due; `nil` when none waits.
+    ///
+    /// Reads one index entry per queue and priority level present, whatever else is waiting:
+    /// see ``nextDueSQL``.
     public func nextDueTime(tenantID: String, queues: [String], on connection: PostgresConnection) throws -> Date? {
         guard !queues.isEmpty else {
             return nil
         }
-        let row = try connection.query(
-            """
-            SELECT (extract(epoch FROM min(due_at)) * 1000000)::bigint AS due_us
-            FROM gnomon_jobs
-            WHERE tenant_id = $1 AND queue = ANY($2::text[]) AND state IN ('pending', 'retry_wait')
-            """,
-            [tenantID, PostgresArray.literal(queues)]
-        ).first
+        let row = try connection.queryWithGenericPlan(Self.nextDueSQL, [tenantID, PostgresArray.literal(queues)])
+            .first
         guard let row, row["due_us"] != nil else {
             return nil
         }
         return try row.date(microseconds: "due_us")
     }
+
+    /// The earliest due time of a tenant's waiting jobs in some queues, as a walk down the
+    /// `(tenant_id, queue, priority DESC, due_at)` index: per queue, the first entry of the
+    /// highest priority present, then the first of the next lower priority, and so on; each
+    /// priority's first entry is its earliest. A plain `min(due_at)` let the planner walk the
+    /// all-tenant due-time index from its start instead, reading every earlier job of every
+    /// other tenant first: 150 ms a call beside another tenant's 1,000,000 runnable jobs.
+    static let nextDueSQL = """
+        WITH RECURSIVE levels AS (
+            SELECT q.name AS queue, top.priority, top.due_at FROM unnest($2::text[]) AS q(name)
+            CROSS JOIN LATERAL (
+                SELECT j.priority, j.due_at FROM gnomon_jobs AS j
+                WHERE j.tenant_id = $1 AND j.queue = q.name AND j.state IN ('pending', 'retry_wait')
+                ORDER BY j.priority DESC, j.due_at
+                LIMIT 1
+            ) AS top
+            UNION ALL
+            SELECT l.queue, lower.priority, lower.due_at FROM levels AS l
+            CROSS JOIN LATERAL (
+                SELECT j.priority, j.due_at FROM gnomon_jobs AS j
+                WHERE j.tenant_id = $1 AND j.queue = l.queue AND j.state IN ('pending', 'retry_wait')
+                    AND j.priority < l.priority
+                ORDER BY j.priority DESC, j.due_at
+                LIMIT 1
+            ) AS lower
+        )
+        SELECT (extract(epoch FROM min(due_at)) * 1000000)::bigint AS due_us FROM levels
+        """
 
     /// The claim, queue by queue: for each of the worker's queues that is not paused, its
     /// first `$4` due jobs in the order of the `(tenant_id, queue, priority DESC, due_at)`
