@@ -177,11 +177,14 @@ extension OptionParser {
             // A value that starts with a dash must be attached with '=', so that a forgotten
             // value does not silently swallow the next option.
             guard let next = remaining.first, !Self.isOptionLike(next) else {
-                throw UsageError(
-                    code: .missingValue,
-                    message: "option '\(option.longFlag)' needs a value",
-                    option: option.longFlag
-                )
+                var message = "option '\(option.longFlag)' needs a value"
+                if let next = remaining.first, next != "--",
+                    self.option(spelled: Self.splitAttachedValue(next).spelling) == nil
+                {
+                    // Not an option of this program: most likely a value that starts with '-'.
+                    message += "; a value that starts with '-' must be attached: \(option.longFlag)=\(next)"
+                }
+                throw UsageError(code: .missingValue, message: message, option: option.longFlag)
             }
             remaining.removeFirst()
             return next

@@ -268,6 +268,14 @@ struct OptionParserMistakeTests {
         #expect(usageError(["--data-dir", "--verbose"])?.message == "option '--data-dir' needs a value")
         #expect(usageError(["-d", "--"])?.message == "option '--data-dir' needs a value")
     }
+
+    @Test("a value that starts with a dash is refused when detached, with the attached spelling to use")
+    func dashValue() {
+        #expect(
+            usageError(["--data-dir", "-Xk2:EdDSA:/k.pem"])?.message
+                == "option '--data-dir' needs a value; a value that starts with '-' must be attached: "
+                + "--data-dir=-Xk2:EdDSA:/k.pem")
+    }
 }
 
 @Suite("Option parser: typed values")

@@ -98,6 +98,7 @@ final class GnomondCluster: Sendable {
         self.database = database
         self.leaseTTL = leaseTTL
         self.signer = try key.makeSigner()
+        // Attached with '=' when passed: the key id is base64url and may start with '-'.
         self.keyOption = "\(key.keyID):EdDSA:\(key.path)"
         self.folder = folder
         self.extraArguments = extraArguments
@@ -182,7 +183,7 @@ final class GnomondCluster: Sendable {
             let process = try GnomondProcess(
                 arguments: [
                     "--database-url", url, "--node-id", name, "--lease-ttl", "\(self.leaseTTL.wholeMilliseconds)ms",
-                    "--auth-issuer", Self.issuer, "--auth-key", self.keyOption, "--shutdown-timeout", "5s",
+                    "--auth-issuer", Self.issuer, "--auth-key=\(self.keyOption)", "--shutdown-timeout", "5s",
                 ] + self.extraArguments,
                 directory: nodeFolder)
             self.processes.withLock { $0[name] = process }
