@@ -172,7 +172,7 @@ final class JobNotifications: Sendable {
     ///
     /// - Parameter hungry: The stream has room for more jobs and would claim a job of any
     ///   type: a notification then wakes only one of the hungry streams of its queue (see
-    ///   ``deliver(_:hungryOnly:)``).
+    ///   ``deliver(_:hungryOnly:except:)``).
     func wait(
         tenantID: String,
         queues: Set<String>,
@@ -268,7 +268,7 @@ final class JobNotifications: Sendable {
     /// Of the hungry streams (room left, no job-type filter) only the one waiting longest
     /// wakes: any of them would claim the job, and waking them all made every submission cost
     /// a claim round of every stream, all but one finding nothing. A stream that fills up in
-    /// its round passes the notification on (``deliver(_:hungryOnly:)`` with `hungryOnly`),
+    /// its round passes the notification on (``deliver(_:hungryOnly:except:)`` with `hungryOnly`),
     /// so a batch of jobs still reaches as many streams as it needs. Every other waiter of
     /// the queue wakes: full streams (whose pushed job may have ended elsewhere), filtered
     /// streams, and waiters that are not streams. When no hungry stream waits, the busy

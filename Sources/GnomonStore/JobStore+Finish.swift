@@ -109,8 +109,9 @@ extension JobStore {
                     Self.deadLetterSQL,
                     [lease.shard, id, token, message, "timed_out", deadLetterRetention.milliseconds]
                 ).first {
-                    released[try dead.string("tenant_id"), default: (0, 0)].pending += 1
-                    released[try dead.string("tenant_id"), default: (0, 0)].running += 1
+                    let tenant = try dead.string("tenant_id")
+                    released[tenant, default: (0, 0)].pending += 1
+                    released[tenant, default: (0, 0)].running += 1
                 }
             }
             // One update per tenant at the commit, in byte order of tenant id as a claim locks
